@@ -1,0 +1,65 @@
+"""Conventions enforced by tests: one-way imports, a quiet package root, a thin CLI."""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "triage"
+
+# A module may import only modules on lower floors (see STYLE.md).
+FLOORS = {
+    "exceptions": 1,
+    "config": 2, "io": 2, "resources": 2,
+    "normalize": 3, "segment": 3, "taxonomy": 3,
+    "signals": 4, "features": 4,
+    "model": 5,
+    "persist": 6, "report": 6,
+    "batch": 7, "distributed": 7,
+    "workflows": 8,
+    "cli": 9,
+}
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            if node.module:
+                found.add(node.module.split(".")[0])
+            else:
+                found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("triage."):
+            found.add(node.module.split(".")[1])
+    return found
+
+
+@pytest.mark.parametrize("module", sorted(p.stem for p in PACKAGE.glob("*.py") if p.stem != "__init__"))
+def test_imports_flow_one_way(module):
+    assert module in FLOORS, f"add {module} to FLOORS"
+    for imported in _imports(PACKAGE / f"{module}.py") - {"__version__"}:
+        if imported == "":
+            continue
+        assert FLOORS[imported] < FLOORS[module] or (module == "cli" and imported == "__init__"), (
+            f"{module} (floor {FLOORS[module]}) imports {imported} (floor {FLOORS[imported]})"
+        )
+
+
+def test_cli_imports_neither_sklearn_nor_jieba():
+    source = (PACKAGE / "cli.py").read_text(encoding="utf-8")
+    assert "import jieba" not in source and "sklearn" not in source
+
+
+def test_importing_triage_is_quiet():
+    code = (
+        "import logging, sys, warnings;"
+        "import numpy, scipy.special, sklearn.svm, sklearn.feature_extraction.text;"  # they add filters of their own
+        "before = (logging.root.handlers[:], list(warnings.filters));"
+        "import triage;"
+        "assert 'jieba' not in sys.modules, 'importing triage imported jieba';"
+        "assert (logging.root.handlers, list(warnings.filters)) == before"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -1,0 +1,48 @@
+import pickle
+
+import pytest
+
+from triage.normalize import Normalizer, mask_personal_data
+
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("手机13812345678", "手机[手机号]"),
+        ("手机+86 138-1234-5678", "手机[手机号]"),
+        ("手机138****5678", "手机[手机号]"),
+        ("座机010-87654321", "座机[电话]"),
+        ("身份证11010119900307123X", "身份证[身份证号]"),
+        ("卡号6222021234567890123", "卡号[卡号]"),
+        ("卡号 6222 0212 3456 7890", "卡号 [卡号]"),
+        ("邮件 someone@bank.com.cn", "邮件 [邮箱]"),
+        ("见https://example.cn/a?b=1，谢谢", "见[网址]，谢谢"),
+        ("借了50000元，年化24%", "借了50000元，年化24%"),
+        ("2023年5月12日还款", "2023年5月12日还款"),
+    ],
+)
+def test_masking(raw, expected):
+    assert mask_personal_data(raw) == expected
+
+
+def test_nfkc_lowercase_whitespace():
+    n = Normalizer()
+    assert n("ＡＰＰ　还款\n\n失败  ！") == "app 还款 失败 !"
+
+
+def test_masks_after_nfkc_full_width_digits():
+    assert Normalizer()("电话１３８１２３４５６７８") == "电话[手机号]"
+
+
+def test_truncation_is_bounded():
+    n = Normalizer(max_chars=100)
+    text = "投诉" * 500_000  # 1 MB of text
+    out = n(text)
+    assert len(out) == 100
+    assert n.was_truncated(text)
+    assert not n.was_truncated("短")
+
+
+def test_picklable():
+    n = Normalizer(max_chars=50)
+    assert pickle.loads(pickle.dumps(n))("ＡＢ") == "ab"

@@ -1,0 +1,74 @@
+import pickle
+
+import pytest
+
+from triage.exceptions import DictionaryError, InputError
+from triage.segment import Segmenter, read_user_dict
+
+
+def test_default_dictionary_keeps_financial_terms():
+    words = Segmenter().cut("提前还款要交违约金，暴力催收爆通讯录，年化利率太高，打12378")
+    for term in ("提前还款", "违约金", "暴力催收", "爆通讯录", "12378"):
+        assert term in words
+
+
+def test_entries_with_digits_and_latin_letters(tmp_path):
+    d = tmp_path / "dict.txt"
+    d.write_text("GPS费 1000 n\nX卡Pro 1000\n", encoding="utf-8")
+    words = Segmenter(user_dict=d, stop_words=None).cut("收了gps费还办了x卡pro")
+    assert "gps费" in words and "x卡pro" in words
+
+
+def test_stop_words_and_whitespace_dropped(tmp_path):
+    s = tmp_path / "stop.txt"
+    s.write_text("的\n", encoding="utf-8")
+    words = Segmenter(user_dict=None, stop_words=s).cut("我 的 卡")
+    assert words == ["我", "卡"]
+
+
+def test_private_tokenizer_leaves_jieba_global_state_alone(tmp_path):
+    import jieba
+    import jieba.finalseg
+
+    force_split = set(jieba.finalseg.Force_Split_Words)
+    d = tmp_path / "dict.txt"
+    d.write_text("奇怪新词汇 5000\n零频词 0\n", encoding="utf-8")
+    Segmenter(user_dict=d, stop_words=None).cut("奇怪新词汇")
+    assert "奇怪新词汇" not in jieba.dt.FREQ
+    assert set(jieba.finalseg.Force_Split_Words) == force_split
+
+
+def test_pickle_drops_and_rebuilds_tokenizer():
+    seg = Segmenter().warm_up()
+    again = pickle.loads(pickle.dumps(seg))
+    assert again._tokenizer is None
+    assert again.cut("信用卡盗刷") == seg.cut("信用卡盗刷")
+
+
+def test_missing_dictionary_is_a_clear_error(tmp_path):
+    with pytest.raises(DictionaryError, match="does not exist"):
+        Segmenter(user_dict=tmp_path / "nope.txt").cut("文本")
+
+
+def test_non_utf8_dictionary(tmp_path):
+    d = tmp_path / "gbk.txt"
+    d.write_bytes("征信异议 100\n".encode("gbk"))
+    with pytest.raises(DictionaryError, match="not UTF-8"):
+        read_user_dict(d)
+
+
+def test_malformed_dictionary_line(tmp_path):
+    d = tmp_path / "bad.txt"
+    d.write_text("two words 5 n x\n", encoding="utf-8")
+    with pytest.raises(DictionaryError, match=r"bad.txt:1"):
+        read_user_dict(d)
+
+
+def test_refuses_non_text():
+    with pytest.raises(InputError, match="expects a str"):
+        Segmenter().cut(None)
+
+
+def test_cache_file_goes_to_triage_cache(_isolated_cache):
+    Segmenter().warm_up()
+    assert any(p.name.startswith("jieba") for p in _isolated_cache.iterdir())

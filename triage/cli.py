@@ -1,0 +1,275 @@
+"""The ``triage`` command line: a thin layer over the library.
+
+Each command parses its options, calls one library function and prints the
+result. A :class:`~triage.exceptions.TriageError` becomes a one-paragraph
+message and exit status 1 (``-v`` shows the traceback); usage errors exit 2.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+
+import click
+
+from . import __version__
+from .batch import label_file
+from .config import FeatureConfig, SegmenterConfig, TrainConfig
+from .exceptions import TriageError
+from .normalize import mask_personal_data
+from .persist import load_model, read_manifest
+from .report import format_metrics, write_report
+from .resources import default_model_dir
+from .segment import quiet_jieba
+from .workflows import evaluate, train
+
+logger = logging.getLogger("triage")
+
+
+class _Group(click.Group):
+    """Turns library errors into clean messages with exit status 1."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except (TriageError, OSError) as e:
+            if (ctx.obj or {}).get("verbose"):
+                raise
+            message = str(e) if isinstance(e, TriageError) else f"{e.strerror or e}: {e.filename or ''}".rstrip(": ")
+            raise click.ClickException(message + "\n(Run with -v for details.)") from e
+
+
+def _configure_logging(verbose: int) -> None:
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    quiet_jieba(logging.DEBUG if verbose >= 2 else logging.WARNING)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug); show tracebacks on errors.")
+@click.version_option(__version__, prog_name="triage")
+@click.pass_context
+def main(ctx, verbose):
+    """Triage Chinese consumer complaints: label category, severity and root cause.
+
+    \b
+    Examples:
+      triage predict "信用卡被自动分期收了手续费，要求退还"
+      triage label complaints.xlsx --text-column 投诉内容
+      triage train labelled.csv -o models/mine
+      triage evaluate models/mine test.csv --report report/
+    """
+    ctx.obj = {"verbose": verbose}
+    _configure_logging(verbose)
+
+
+_model_option = click.option(
+    "--model", "model_dir", type=click.Path(file_okay=False), default=None,
+    help="Model directory (default: the shipped default model). Only load model directories you trust.",
+)
+
+
+def _table(rows: list[dict], targets: list[str]) -> str:
+    headers = ["#", "text"] + targets + ["review"]
+    body = []
+    for i, row in enumerate(rows, 1):
+        text = row["text"]
+        text = text if len(text) <= 24 else text[:23] + "…"
+        cells = [str(i), text]
+        for t in targets:
+            p = row[t]
+            cells.append("-" if p["label"] is None else f"{p['label']} {p['probability']:.2f} {p['confidence']}")
+        cells.append("yes" if row["needs_review"] else "no")
+        body.append(cells)
+
+    def width(s: str) -> int:
+        return sum(2 if ord(ch) > 0x2E80 else 1 for ch in s)
+
+    widths = [max(width(r[k]) for r in [headers] + body) for k in range(len(headers))]
+    lines = []
+    for r in [headers] + body:
+        lines.append("  ".join(c + " " * (w - width(c)) for c, w in zip(r, widths)).rstrip())
+    return "\n".join(lines)
+
+
+@main.command()
+@click.argument("texts", nargs=-1)
+@_model_option
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "table"]), default="jsonl", show_default=True,
+              help="One JSON object per text, or a readable table.")
+@click.option("--explain", is_flag=True, help="Add the terms that pushed each decision most.")
+def predict(texts, model_dir, fmt, explain):
+    """Label each TEXT, or each line of standard input when no TEXT is given.
+
+    Prints one JSON object per text (JSON Lines): every target's label,
+    probability and confidence level, the signals found and needs_review.
+    """
+    model = load_model(model_dir)
+    if not texts:
+        if sys.stdin.isatty():
+            click.echo("Reading complaints from standard input, one per line (Ctrl-D to end)…", err=True)
+        texts = [line.rstrip("\r\n") for line in sys.stdin]
+    rows = []
+    for text, prediction in zip(texts, model.predict(list(texts))):
+        row = {"text": mask_personal_data(text)}
+        row.update(prediction.to_dict())
+        if explain and prediction.labels and any(v is not None for v in prediction.labels.values()):
+            row["explanation"] = model.explain(text).to_dict()
+        rows.append(row)
+    if fmt == "table":
+        click.echo(_table(rows, model.target_names))
+    else:
+        for row in rows:
+            click.echo(json.dumps(row, ensure_ascii=False))
+
+
+class _Progress:
+    """Rows done and rows/s on one stderr line, redrawn at most every 0.2 s (terminals only)."""
+
+    def __init__(self):
+        self.enabled = sys.stderr.isatty()
+        self.start = time.perf_counter()
+        self.last = 0.0
+
+    def __call__(self, rows: int) -> None:
+        now = time.perf_counter()
+        if self.enabled and now - self.last >= 0.2:
+            self.last = now
+            rate = rows / max(now - self.start, 1e-9)
+            click.echo(f"\r{rows:,} rows  {rate:,.0f} rows/s", err=True, nl=False)
+
+    def close(self) -> None:
+        if self.enabled:
+            click.echo("", err=True)
+
+
+@main.command()
+@click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="Output file; its extension picks the format (default: INPUT.labelled.<ext>).")
+@click.option("--text-column", default="text", show_default=True, help="Column holding the complaint text.")
+@_model_option
+@click.option("--excel-bom", is_flag=True, help="Write CSV with a UTF-8 BOM so Excel opens it correctly.")
+@click.option("--encoding", default=None, help="Input encoding (default: detect UTF-8, UTF-8 with BOM or GB18030).")
+@click.option("--sheet", default=None, help="Excel sheet to read (default: the first).")
+@click.option("--chunk-size", default=2000, show_default=True, type=click.IntRange(1), help="Rows per chunk.")
+@click.option("--force", is_flag=True, help="Replace OUTPUT if it exists.")
+def label(input_path, output, text_column, model_dir, excel_bom, encoding, sheet, chunk_size, force):
+    """Label every row of INPUT (CSV, TSV, JSONL or XLSX) and write a copy with label columns added.
+
+    Every input column and row is kept in order; the added columns are
+    <target>, <target>_probability, <target>_confidence, needs_review and
+    review_reason (with a _pred suffix when a name is already taken).
+    """
+    model = load_model(model_dir)
+    progress = _Progress()
+    try:
+        summary = label_file(model, input_path, output, text_column=text_column, chunk_size=chunk_size,
+                             encoding=encoding, sheet=sheet, excel_bom=excel_bom, overwrite=force,
+                             progress=progress)
+    finally:
+        progress.close()
+    click.echo(
+        f"Labelled {summary.rows:,} rows in {summary.seconds:.1f} s ({summary.rows_per_second:,.0f} rows/s) "
+        f"→ {summary.output}", err=True,
+    )
+    click.echo(f"Needs review: {summary.needs_review:,} rows; bad rows (no usable text): {summary.bad_rows:,}", err=True)
+    for target, counts in summary.distribution.items():
+        top = ", ".join(f"{k} {v}" for k, v in list(counts.items())[:8])
+        click.echo(f"  {target}: {top}", err=True)
+
+
+def _split_targets(value: str | None):
+    if value is None:
+        return None
+    targets = [t.strip() for t in value.split(",") if t.strip()]
+    if not targets:
+        raise click.BadParameter("give at least one column name, e.g. --targets category,severity")
+    return targets
+
+
+@main.command("train")
+@click.argument("data", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(file_okay=False), help="Model directory to write.")
+@click.option("--text-column", default="text", show_default=True)
+@click.option("--targets", default=None, help="Comma-separated label columns (default: every column but text and id).")
+@click.option("--test-size", default=0.2, show_default=True, type=click.FloatRange(0, 1, max_open=True),
+              help="Share of rows held out for evaluation (0 trains on everything).")
+@click.option("--eval-data", type=click.Path(dir_okay=False), default=None,
+              help="Separate evaluation file (then all of DATA is used for training).")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--hmm/--no-hmm", default=False, show_default=True, help="jieba HMM for unknown words.")
+@click.option("--user-dict", default="default", show_default=True,
+              help="jieba user dictionary file ('default': the shipped financial dictionary; 'none': no dictionary).")
+@click.option("--force", is_flag=True, help="Replace an existing model directory.")
+@click.pass_context
+def train_command(ctx, data, output, text_column, targets, test_size, eval_data, seed, hmm, user_dict, force):
+    """Train a model on labelled DATA file(s) and save it to a model directory.
+
+    Several DATA files are concatenated (e.g. old data plus newly labelled rows).
+    """
+    if eval_data is not None and ctx.get_parameter_source("test_size").name == "COMMANDLINE":
+        raise click.UsageError("Use either --test-size or --eval-data, not both.")
+    config = TrainConfig(
+        text_column=text_column,
+        targets=_split_targets(targets),
+        test_size=test_size,
+        seed=seed,
+        segmenter=SegmenterConfig(user_dict=None if user_dict.lower() == "none" else user_dict, hmm=hmm),
+        features=FeatureConfig(),
+    )
+    result = train(list(data), config=config, eval_data=eval_data, output=output, overwrite=force)
+    click.echo(result.summary())
+    click.echo(f"Saved model to {result.model_dir}")
+
+
+@main.command("evaluate")
+@click.argument("model_dir", type=click.Path(file_okay=False))
+@click.argument("data", type=click.Path(dir_okay=False))
+@click.option("--text-column", default=None, help="Text column (default: the one the model was trained with).")
+@click.option("--report", "report_dir", type=click.Path(file_okay=False), default=None,
+              help="Write metrics.json, report.md and confusion-matrix pictures to this folder.")
+def evaluate_command(model_dir, data, text_column, report_dir):
+    """Evaluate MODEL_DIR on labelled DATA: accuracy, macro-F1, per-class metrics, confusion matrices."""
+    metrics = evaluate(model_dir, data, text_column=text_column, report_dir=report_dir)
+    click.echo(format_metrics(metrics, split=f"{data}"))
+    for target, m in metrics.items():
+        click.echo(f"\n{target}: per class (precision / recall / F1 / support)")
+        for lab, c in m["per_class"].items():
+            click.echo(f"  {lab:<12} {c['precision']:.3f}  {c['recall']:.3f}  {c['f1']:.3f}  {c['support']}")
+    if report_dir:
+        click.echo(f"\nReport written to {report_dir}")
+
+
+@main.command()
+@click.argument("model_dir", required=False, type=click.Path(file_okay=False))
+def info(model_dir):
+    """Show a model directory's manifest (default: the shipped default model)."""
+    manifest = read_manifest(model_dir)
+    where = model_dir or str(default_model_dir())
+    click.echo(f"Model directory: {where}")
+    click.echo(f"Format: {manifest['format']} v{manifest['format_version']}, created {manifest.get('created')}")
+    click.echo("Versions: " + ", ".join(f"{k} {v}" for k, v in manifest.get("versions", {}).items()))
+    seg = manifest.get("segmenter", {})
+    click.echo(f"Segmenter: user dictionary {seg.get('user_dict')}, stop words {seg.get('stop_words')}, HMM {seg.get('hmm')}")
+    data = manifest.get("training_data") or {}
+    if data:
+        click.echo(f"Training data: {', '.join(data.get('sources', []))}; {data.get('rows')} rows; "
+                   f"fingerprint {str(data.get('fingerprint_sha256'))[:16]}…")
+    click.echo("Targets:")
+    for target, labels in manifest.get("targets", {}).items():
+        thresholds = manifest.get("confidence_thresholds", {}).get(target, {})
+        click.echo(f"  {target} ({len(labels)} labels): {', '.join(labels)}")
+        click.echo(f"    confidence thresholds: high ≥ {thresholds.get('high')}, medium ≥ {thresholds.get('medium')}")
+    metrics = (manifest.get("metrics") or {}).get("targets")
+    if metrics:
+        click.echo(format_metrics(metrics, split=manifest["metrics"].get("split", "held-out")))
+    click.echo("Files (SHA-256):")
+    for name, digest in manifest.get("files", {}).items():
+        click.echo(f"  {name}  {digest}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,479 @@
+"""The multi-target complaint classifier.
+
+One shared vectoriser (word + character TF-IDF), one linear classifier per
+target, probabilities calibrated by temperature scaling on out-of-fold scores,
+and confidence thresholds learned from those out-of-fold predictions.
+
+>>> texts = ["信用卡年费太贵要求退", "信用卡分期手续费高", "房贷提前还款违约金",
+...          "贷款提前还款要预约", "信用卡被盗刷", "贷款催收打给我家人"]
+>>> labels = {"product": ["card", "card", "loan", "loan", "card", "loan"]}
+>>> model = ComplaintClassifier(segmenter=Segmenter(user_dict=None, stop_words=None),
+...                             features=FeatureConfig(char_min_df=1)).fit(texts, labels)
+>>> model.predict_one("信用卡年费").targets["product"].label
+'card'
+>>> [p.targets["product"].label for p in model.predict(["提前还款", "盗刷"])]
+['loan', 'card']
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import KFold, StratifiedKFold
+from sklearn.svm import LinearSVC
+
+from .config import ClassifierConfig, ConfidenceConfig, FeatureConfig
+from .exceptions import InputError
+from .features import build_vectorizer, feature_names
+from .normalize import Normalizer
+from .segment import Segmenter
+
+__all__ = [
+    "ComplaintClassifier",
+    "Prediction",
+    "TargetPrediction",
+    "Explanation",
+    "check_text_list",
+    "is_missing",
+    "predictions_table",
+]
+
+logger = logging.getLogger(__name__)
+
+CONFIDENCE_LEVELS = ("high", "medium", "low")
+_READABLE = re.compile(r"[0-9a-z\u3400-\u9fff\uf900-\ufaff]")
+
+
+def is_missing(value: Any) -> bool:
+    """True for None, NaN and empty or whitespace-only strings (a missing label or text)."""
+    if value is None:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    return isinstance(value, str) and not value.strip()
+
+
+def check_text_list(texts: Any, what: str = "texts") -> list:
+    """Refuse a bare string (or a non-sequence) where a list of texts is expected."""
+    if isinstance(texts, (str, bytes)):
+        raise InputError(
+            f"{what} must be a list of texts, got a single {type(texts).__name__}; "
+            "wrap it in a list, or use predict_one() for one complaint."
+        )
+    try:
+        return list(texts)
+    except TypeError:
+        raise InputError(f"{what} must be a list of texts, got {type(texts).__name__}.") from None
+
+
+@dataclass(frozen=True)
+class TargetPrediction:
+    """The prediction for one target of one complaint."""
+
+    label: str | None
+    probability: float
+    confidence: str
+    alternatives: tuple[tuple[str, float], ...] = ()
+    name: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {"label": self.label, "probability": round(self.probability, 4), "confidence": self.confidence}
+        if self.name is not None:
+            out["name"] = self.name
+        out["alternatives"] = [{"label": lab, "probability": round(p, 4)} for lab, p in self.alternatives]
+        return out
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Everything triage says about one complaint.
+
+    ``needs_review`` is True when any target's confidence is low or the text
+    itself was a problem (``review_reasons`` says why).
+    """
+
+    targets: dict[str, TargetPrediction]
+    needs_review: bool
+    review_reasons: tuple[str, ...] = ()
+    signals: tuple = ()
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def __getitem__(self, target: str) -> TargetPrediction:
+        return self.targets[target]
+
+    @property
+    def labels(self) -> dict[str, str | None]:
+        """``{target: label}``."""
+        return {name: t.label for name, t in self.targets.items()}
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {name: t.to_dict() for name, t in self.targets.items()}
+        for key, value in self.extras.items():
+            out[key] = value
+        out["signals"] = [s.to_dict() if hasattr(s, "to_dict") else s for s in self.signals]
+        out["needs_review"] = self.needs_review
+        out["review_reasons"] = list(self.review_reasons)
+        return out
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """The terms that pushed each target's decision most, with their weights."""
+
+    labels: dict[str, str | None]
+    terms: dict[str, list[tuple[str, float]]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            target: {"label": self.labels[target], "terms": [{"term": t, "weight": round(w, 4)} for t, w in terms]}
+            for target, terms in self.terms.items()
+        }
+
+
+def predictions_table(predictions: Sequence[Prediction]) -> dict[str, list]:
+    """Columnar view of a batch: ``{column: [value per prediction]}``, no pandas needed.
+
+    Columns: ``<target>``, ``<target>_probability``, ``<target>_confidence`` per
+    target, then ``needs_review`` and ``review_reason``. ``pandas.DataFrame(table)``
+    turns it into a data frame when pandas is installed.
+
+    >>> p = Prediction(targets={"t": TargetPrediction("a", 0.9, "high")}, needs_review=False)
+    >>> predictions_table([p])
+    {'t': ['a'], 't_probability': [0.9], 't_confidence': ['high'], 'needs_review': [False], 'review_reason': ['']}
+    """
+    predictions = check_text_list(predictions, "predictions")
+    table: dict[str, list] = {}
+    for i, prediction in enumerate(predictions):
+        row: dict[str, Any] = {}
+        for name, t in prediction.targets.items():
+            row[name], row[f"{name}_probability"], row[f"{name}_confidence"] = t.label, t.probability, t.confidence
+            if t.name is not None:
+                row[f"{name}_name"] = t.name
+        row.update(prediction.extras)
+        if prediction.signals:
+            row["signals"] = "; ".join(s.describe() for s in prediction.signals)
+        row["needs_review"] = prediction.needs_review
+        row["review_reason"] = "; ".join(prediction.review_reasons)
+        for key, value in row.items():
+            table.setdefault(key, [None] * i).append(value)
+        for key in table.keys() - row.keys():
+            table[key].append(None)
+    return table
+
+
+def _softmax(scores: np.ndarray, temperature: float) -> np.ndarray:
+    z = scores / temperature
+    z = z - z.max(axis=1, keepdims=True)
+    np.exp(z, out=z)
+    z /= z.sum(axis=1, keepdims=True)
+    return z
+
+
+class _TargetClassifier:
+    """A linear SVM for one target, with a temperature and confidence thresholds."""
+
+    def __init__(self, config: ClassifierConfig, confidence: ConfidenceConfig, seed: int):
+        self.config = config
+        self.confidence = confidence
+        self.seed = seed
+
+    def _new_svc(self) -> LinearSVC:
+        return LinearSVC(C=self.config.C, class_weight=self.config.class_weight, random_state=self.seed)
+
+    def _scores(self, svc: LinearSVC, X, classes: np.ndarray) -> np.ndarray:
+        raw = svc.decision_function(X)
+        if raw.ndim == 1:
+            raw = np.column_stack([np.zeros_like(raw), raw])
+        if len(svc.classes_) == len(classes):
+            return raw
+        full = np.full((raw.shape[0], len(classes)), raw.min() - 1.0, dtype=raw.dtype)
+        full[:, np.searchsorted(classes, svc.classes_)] = raw
+        return full
+
+    def _out_of_fold(self, X, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        counts = np.unique(y, return_counts=True)[1]
+        folds = self.config.calibration_folds
+        if counts.min() >= folds:
+            splitter = StratifiedKFold(folds, shuffle=True, random_state=self.seed)
+        else:
+            splitter = KFold(min(folds, len(y)), shuffle=True, random_state=self.seed)
+        scores = np.zeros((len(y), len(self.classes_)))
+        covered = np.zeros(len(y), dtype=bool)
+        for train, test in splitter.split(X, y):
+            if len(np.unique(y[train])) < 2:
+                continue
+            svc = self._new_svc().fit(X[train], y[train])
+            scores[test] = self._scores(svc, X[test], self.classes_)
+            covered[test] = True
+        return scores[covered], y[covered]
+
+    def fit(self, X, y: np.ndarray) -> "_TargetClassifier":
+        self.classes_ = np.unique(y)
+        oof_scores, oof_y = self._out_of_fold(X, y)
+        self.temperature_ = self._fit_temperature(oof_scores, oof_y)
+        proba = _softmax(oof_scores, self.temperature_) if len(oof_y) else np.empty((0, len(self.classes_)))
+        self.thresholds_ = self._learn_thresholds(proba, oof_y)
+        self.svc_ = self._new_svc().fit(X, y)
+        # float32 weights halve the model's size and memory; predictions are unaffected at this precision
+        self.svc_.coef_ = self.svc_.coef_.astype(np.float32)
+        return self
+
+    def _fit_temperature(self, scores: np.ndarray, y: np.ndarray) -> float:
+        if len(y) < 2:
+            return 1.0
+        from scipy.optimize import minimize_scalar
+
+        index = np.searchsorted(self.classes_, y)
+
+        def nll(log_t: float) -> float:
+            p = _softmax(scores.copy(), math.exp(log_t))
+            return -np.mean(np.log(np.clip(p[np.arange(len(y)), index], 1e-12, None)))
+
+        result = minimize_scalar(nll, bounds=(-6.0, 4.0), method="bounded")
+        return float(math.exp(result.x))
+
+    def _learn_thresholds(self, proba: np.ndarray, y: np.ndarray) -> dict[str, float | None]:
+        """Lowest probability above which out-of-fold precision reaches each target precision."""
+        out: dict[str, float | None] = {"high": None, "medium": None}
+        if len(y) == 0:
+            return out
+        top = proba.max(axis=1)
+        correct = self.classes_[proba.argmax(axis=1)] == y
+        order = np.argsort(-top, kind="stable")
+        top, correct = top[order], correct[order]
+        precision = np.cumsum(correct) / np.arange(1, len(correct) + 1)
+        min_support = max(5, int(0.01 * len(y)))
+        for level, wanted in (("high", self.confidence.high_precision), ("medium", self.confidence.medium_precision)):
+            ok = np.flatnonzero(precision >= wanted)
+            ok = ok[ok + 1 >= min_support]
+            if len(ok):
+                out[level] = float(top[ok.max()])
+        if out["high"] is not None and out["medium"] is not None:
+            out["medium"] = min(out["medium"], out["high"])
+        elif out["high"] is not None:
+            out["medium"] = out["high"]
+        return out
+
+    def level(self, probability: float) -> str:
+        high, medium = self.thresholds_["high"], self.thresholds_["medium"]
+        if high is not None and probability >= high:
+            return "high"
+        if medium is not None and probability >= medium:
+            return "medium"
+        return "low"
+
+    def predict_proba(self, X) -> np.ndarray:
+        return _softmax(self._scores(self.svc_, X, self.classes_), self.temperature_)
+
+    def coef_for(self, label_index: int) -> np.ndarray:
+        coef = self.svc_.coef_
+        if coef.shape[0] == 1:  # binary: the row scores classes_[1]
+            return coef[0] if label_index == 1 else -coef[0]
+        return coef[label_index]
+
+
+class ComplaintClassifier(BaseEstimator):
+    """Multi-target text classifier for complaints.
+
+    Parameters
+    ----------
+    segmenter : Segmenter or None
+        Word segmenter; None means ``Segmenter()`` with the shipped dictionary.
+    features, classifier, confidence : config dataclasses
+        See :mod:`triage.config`.
+    seed : int
+        Seed for the calibration folds and the solver.
+    """
+
+    def __init__(
+        self,
+        *,
+        segmenter: Segmenter | None = None,
+        features: FeatureConfig = FeatureConfig(),
+        classifier: ClassifierConfig = ClassifierConfig(),
+        confidence: ConfidenceConfig = ConfidenceConfig(),
+        seed: int = 0,
+    ):
+        self.segmenter = segmenter
+        self.features = features
+        self.classifier = classifier
+        self.confidence = confidence
+        self.seed = seed
+
+    # -- fitting ---------------------------------------------------------------
+    def fit(self, texts: Sequence[str], targets: Mapping[str, Sequence[Any]]) -> "ComplaintClassifier":
+        """Fit on texts and a mapping ``{target: labels}``; a missing label leaves that row out of that target."""
+        texts = check_text_list(texts)
+        if not isinstance(targets, Mapping) or not targets:
+            raise InputError("targets must be a non-empty mapping {target name: list of labels}.")
+        for name, labels in targets.items():
+            if len(labels) != len(texts):
+                raise InputError(f"Target {name!r} has {len(labels)} labels for {len(texts)} texts; give one per text.")
+        bad = [i for i, t in enumerate(texts) if not isinstance(t, str) or is_missing(t)]
+        if bad:
+            raise InputError(
+                f"{len(bad)} training text(s) are empty or not text (first at row {bad[0]}); "
+                "remove those rows or fill them in."
+            )
+        self.normalizer_ = Normalizer(max_chars=self.features.max_chars)
+        segmenter = self.segmenter if self.segmenter is not None else Segmenter()
+        self.segmenter_ = segmenter
+        self.vectorizer_ = build_vectorizer(self.features, segmenter)
+        X = self.vectorizer_.fit_transform([self.normalizer_(t) for t in texts]).tocsr()
+        self.targets_: dict[str, _TargetClassifier] = {}
+        self.small_classes_: dict[str, dict[str, int]] = {}
+        for name, labels in targets.items():
+            keep = np.array([not is_missing(v) for v in labels])
+            y = np.array([str(v).strip() for v, k in zip(labels, keep) if k], dtype=object)
+            classes, counts = np.unique(y, return_counts=True) if len(y) else (np.array([]), np.array([]))
+            if len(classes) < 2:
+                raise InputError(
+                    f"Target {name!r} has {len(classes)} distinct label(s) ({', '.join(map(str, classes)) or 'none'}); "
+                    "a classifier needs at least two. Drop this target or add examples of other labels."
+                )
+            small = {str(c): int(n) for c, n in zip(classes, counts) if n < self.classifier.calibration_folds}
+            if small:
+                logger.warning(
+                    "Target %r: classes with fewer than %d examples are too small to learn well: %s",
+                    name, self.classifier.calibration_folds, small,
+                )
+            self.small_classes_[name] = small
+            model = _TargetClassifier(self.classifier, self.confidence, self.seed)
+            self.targets_[name] = model.fit(X[np.flatnonzero(keep)], y.astype(str))
+        return self
+
+    def _check_fitted(self):
+        if not hasattr(self, "targets_"):
+            raise NotFittedError("This ComplaintClassifier is not fitted yet; call fit() or load a model directory.")
+
+    @property
+    def target_names(self) -> list[str]:
+        """The names of the targets this model predicts."""
+        self._check_fitted()
+        return list(self.targets_)
+
+    @property
+    def classes(self) -> dict[str, list[str]]:
+        """``{target: [labels]}``."""
+        self._check_fitted()
+        return {name: [str(c) for c in t.classes_] for name, t in self.targets_.items()}
+
+    # -- predicting ------------------------------------------------------------
+    def _prepare(self, texts: list) -> tuple[list[str], list[tuple[str, ...]]]:
+        """Normalised texts and, per text, the reasons it needs review before any model runs."""
+        prepared, reasons = [], []
+        limit = self.normalizer_.max_chars
+        for raw in texts:
+            if is_missing(raw):
+                prepared.append("")
+                reasons.append(("missing or empty text",))
+                continue
+            if not isinstance(raw, str):
+                if isinstance(raw, (int, float, np.integer, np.floating)):
+                    raw = str(raw)
+                else:
+                    prepared.append("")
+                    reasons.append((f"not a text ({type(raw).__name__})",))
+                    continue
+            text = self.normalizer_(raw)
+            why: tuple[str, ...] = ()
+            if not _READABLE.search(text):
+                why = ("no readable text (only symbols, emoji or whitespace)",)
+                text = ""
+            elif len(raw) > limit and len(text) >= limit:
+                why = (f"text truncated to {limit} characters",)
+            prepared.append(text)
+            reasons.append(why)
+        return prepared, reasons
+
+    def predict_proba(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        """``{target: array (n_texts, n_classes)}`` of calibrated probabilities, columns in ``classes`` order."""
+        self._check_fitted()
+        prepared, _ = self._prepare(check_text_list(texts))
+        X = self.vectorizer_.transform(prepared)
+        return {name: t.predict_proba(X) for name, t in self.targets_.items()}
+
+    def predict(self, texts: Sequence[str]) -> list[Prediction]:
+        """Label a batch: a list of texts in, a list of :class:`Prediction` out (same order).
+
+        A bad row (missing, empty, emoji-only) never raises: it comes back with
+        no labels, ``needs_review=True`` and the reason.
+        """
+        self._check_fitted()
+        texts = check_text_list(texts)
+        prepared, reasons = self._prepare(texts)
+        readable = [i for i, t in enumerate(prepared) if t]
+        probas = {}
+        if readable:
+            X = self.vectorizer_.transform([prepared[i] for i in readable])
+            probas = {name: t.predict_proba(X) for name, t in self.targets_.items()}
+        row_of = {i: k for k, i in enumerate(readable)}
+        top_k = self.classifier.top_k
+        results = []
+        for i in range(len(texts)):
+            why = list(reasons[i])
+            k = row_of.get(i)
+            targets = {}
+            for name, model in self.targets_.items():
+                if k is None:
+                    targets[name] = TargetPrediction(label=None, probability=0.0, confidence="low")
+                    continue
+                p = probas[name][k]
+                order = np.argsort(-p, kind="stable")[:top_k]
+                best = float(p[order[0]])
+                level = model.level(best)
+                if level == "low":
+                    why.append(f"{name}: low confidence")
+                targets[name] = TargetPrediction(
+                    label=str(model.classes_[order[0]]),
+                    probability=best,
+                    confidence=level,
+                    alternatives=tuple((str(model.classes_[j]), float(p[j])) for j in order),
+                )
+            results.append(Prediction(targets=targets, needs_review=bool(why), review_reasons=tuple(why)))
+        return results
+
+    def predict_one(self, text: str) -> Prediction:
+        """Label one complaint."""
+        if not isinstance(text, str) and not is_missing(text):
+            raise InputError(f"predict_one expects one text (str), got {type(text).__name__}; use predict() for a list.")
+        return self.predict([text])[0]
+
+    # -- explaining ------------------------------------------------------------
+    def explain(self, text: str, *, top_n: int = 8) -> Explanation:
+        """The terms of ``text`` that pushed each target's predicted label most, with their weights.
+
+        Weights are the term's TF-IDF value times the classifier's coefficient
+        for the predicted label: positive weights argue for it.
+        """
+        self._check_fitted()
+        prediction = self.predict_one(text)
+        prepared, _ = self._prepare([text])
+        x = self.vectorizer_.transform(prepared).tocsr()
+        if not hasattr(self, "_feature_names_"):
+            self._feature_names_ = np.array(feature_names(self.vectorizer_), dtype=object)
+        terms = {}
+        for name, model in self.targets_.items():
+            label = prediction.targets[name].label
+            if label is None or x.nnz == 0:
+                terms[name] = []
+                continue
+            index = int(np.searchsorted(model.classes_, label))
+            contributions = x.data * model.coef_for(index)[x.indices]
+            order = np.argsort(-contributions)[:top_n]
+            terms[name] = [
+                (str(self._feature_names_[x.indices[j]]), float(contributions[j])) for j in order if contributions[j] > 0
+            ]
+        return Explanation(labels=prediction.labels, terms=terms)
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_feature_names_", None)
+        return state
