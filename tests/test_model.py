@@ -157,3 +157,12 @@ def test_predictions_table_is_columnar(model):
     assert all(len(v) == 2 for v in table.values())
     with pytest.raises(InputError, match="must be a list"):
         predictions_table("x")
+
+
+def test_compiled_inference_equals_scikit_learn(model, data):
+    texts = [model.normalizer_(t) for t in data.texts] + ["", "  空 格  ", "a"]
+    fast = model._transform(texts)
+    slow = model.vectorizer_.transform(texts)
+    assert abs(fast - slow).max() < 1e-6
+    for name, t in model.targets_.items():
+        assert np.allclose(model._probabilities(fast)[name], t.predict_proba(slow), atol=1e-6)

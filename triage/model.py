@@ -31,7 +31,7 @@ from sklearn.svm import LinearSVC
 
 from .config import ClassifierConfig, ConfidenceConfig, FeatureConfig
 from .exceptions import InputError
-from .features import build_vectorizer, feature_names
+from .features import CompiledVectorizer, build_vectorizer, feature_names
 from .normalize import Normalizer
 from .segment import Segmenter
 
@@ -393,12 +393,37 @@ class ComplaintClassifier(BaseEstimator):
             reasons.append(why)
         return prepared, reasons
 
+    def _fast(self):
+        """The inference path: a compiled vectoriser and every target's weights in one matrix (built lazily)."""
+        fast = self.__dict__.get("_fast_")
+        if fast is None:
+            blocks, intercepts, slices, start = [], [], {}, 0
+            for name, t in self.targets_.items():
+                coef, intercept = t.svc_.coef_, np.asarray(t.svc_.intercept_, dtype=np.float64)
+                if coef.shape[0] == 1:  # binary: scores are [0, decision] as in _TargetClassifier._scores
+                    coef = np.vstack([np.zeros_like(coef), coef])
+                    intercept = np.array([0.0, intercept[0]])
+                blocks.append(np.asarray(coef, dtype=np.float32))
+                intercepts.append(intercept)
+                slices[name] = slice(start, start + coef.shape[0])
+                start += coef.shape[0]
+            weights = np.ascontiguousarray(np.vstack(blocks).T)
+            fast = self._fast_ = (CompiledVectorizer(self.vectorizer_), weights, np.concatenate(intercepts), slices)
+        return fast
+
+    def _transform(self, prepared: list[str]):
+        return self._fast()[0].transform(prepared)
+
+    def _probabilities(self, X) -> dict[str, np.ndarray]:
+        _, weights, intercepts, slices = self._fast()
+        scores = np.asarray(X @ weights, dtype=np.float64) + intercepts
+        return {name: _softmax(scores[:, slices[name]], t.temperature_) for name, t in self.targets_.items()}
+
     def predict_proba(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
         """``{target: array (n_texts, n_classes)}`` of calibrated probabilities, columns in ``classes`` order."""
         self._check_fitted()
         prepared, _ = self._prepare(check_text_list(texts))
-        X = self.vectorizer_.transform(prepared)
-        return {name: t.predict_proba(X) for name, t in self.targets_.items()}
+        return self._probabilities(self._transform(prepared))
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
         """Label a batch: a list of texts in, a list of :class:`Prediction` out (same order).
@@ -412,8 +437,7 @@ class ComplaintClassifier(BaseEstimator):
         readable = [i for i, t in enumerate(prepared) if t]
         probas = {}
         if readable:
-            X = self.vectorizer_.transform([prepared[i] for i in readable])
-            probas = {name: t.predict_proba(X) for name, t in self.targets_.items()}
+            probas = self._probabilities(self._transform([prepared[i] for i in readable]))
         row_of = {i: k for k, i in enumerate(readable)}
         top_k = self.classifier.top_k
         results = []
@@ -456,7 +480,7 @@ class ComplaintClassifier(BaseEstimator):
         self._check_fitted()
         prediction = self.predict_one(text)
         prepared, _ = self._prepare([text])
-        x = self.vectorizer_.transform(prepared).tocsr()
+        x = self._transform(prepared)
         if not hasattr(self, "_feature_names_"):
             self._feature_names_ = np.array(feature_names(self.vectorizer_), dtype=object)
         terms = {}
@@ -476,4 +500,5 @@ class ComplaintClassifier(BaseEstimator):
     def __getstate__(self):
         state = self.__dict__.copy()
         state.pop("_feature_names_", None)
+        state.pop("_fast_", None)
         return state
