@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 from .exceptions import InputError
 from .io import check_columns, detect_format, open_table, open_writer
+from .model import prediction_columns
 
 __all__ = ["label_file", "LabelSummary", "output_columns", "default_output_path"]
 
@@ -98,13 +99,8 @@ def _prediction_fields(prediction, names: dict[str, str], with_names: bool) -> d
             row[names[target + "_name"]] = t.name
         row[names[target + "_probability"]] = round(t.probability, 4) if t.label is not None else None
         row[names[target + "_confidence"]] = t.confidence if t.label is not None else None
-    for key, value in prediction.extras.items():
-        if key in names:
-            row[names[key]] = value
-    if "signals" in names:
-        row[names["signals"]] = "; ".join(s.describe() for s in prediction.signals)
-    row[names["needs_review"]] = prediction.needs_review
-    row[names["review_reason"]] = "; ".join(prediction.review_reasons)
+    for key, value in prediction_columns(prediction).items():
+        row[names[key]] = value
     return row
 
 

@@ -181,6 +181,10 @@ def label(input_path, output, text_column, model_dir, excel_bom, encoding, sheet
         click.echo(f"  {target}: {top}", err=True)
 
 
+def _none_or(value: str) -> str | None:
+    return None if value.lower() == "none" else value
+
+
 def _split_targets(value: str | None):
     if value is None:
         return None
@@ -203,9 +207,14 @@ def _split_targets(value: str | None):
 @click.option("--hmm/--no-hmm", default=False, show_default=True, help="jieba HMM for unknown words.")
 @click.option("--user-dict", default="default", show_default=True,
               help="jieba user dictionary file ('default': the shipped financial dictionary; 'none': no dictionary).")
+@click.option("--taxonomy", default="default", show_default=True,
+              help="Taxonomy file that labels of its targets must follow ('default': the shipped one; 'none').")
+@click.option("--rules", default="default", show_default=True,
+              help="Escalation rule table setting the severity floor ('default': the shipped one; 'none').")
 @click.option("--force", is_flag=True, help="Replace an existing model directory.")
 @click.pass_context
-def train_command(ctx, data, output, text_column, targets, test_size, eval_data, seed, hmm, user_dict, force):
+def train_command(ctx, data, output, text_column, targets, test_size, eval_data, seed, hmm, user_dict, taxonomy,
+                  rules, force):
     """Train a model on labelled DATA file(s) and save it to a model directory.
 
     Several DATA files are concatenated (e.g. old data plus newly labelled rows).
@@ -217,7 +226,9 @@ def train_command(ctx, data, output, text_column, targets, test_size, eval_data,
         targets=_split_targets(targets),
         test_size=test_size,
         seed=seed,
-        segmenter=SegmenterConfig(user_dict=None if user_dict.lower() == "none" else user_dict, hmm=hmm),
+        taxonomy=_none_or(taxonomy),
+        rules=_none_or(rules),
+        segmenter=SegmenterConfig(user_dict=_none_or(user_dict), hmm=hmm),
         features=FeatureConfig(),
     )
     result = train(list(data), config=config, eval_data=eval_data, output=output, overwrite=force)

@@ -156,13 +156,21 @@ class ConfidenceConfig(_DictMixin):
 
 @dataclass(frozen=True)
 class TrainConfig(_DictMixin):
-    """Everything that defines a training run."""
+    """Everything that defines a training run.
+
+    ``taxonomy`` and ``rules`` are file paths, ``"default"`` (the files shipped in
+    ``corpora/``) or None. The taxonomy constrains and names the labels of the
+    targets it defines; the escalation rules set a severity floor when the
+    data has the rules' target (``severity``).
+    """
 
     text_column: str = "text"
     targets: tuple[str, ...] | None = None
     id_column: str | None = "id"
     test_size: float = 0.2
     seed: int = 0
+    taxonomy: str | None = "default"
+    rules: str | None = "default"
     segmenter: SegmenterConfig = field(default_factory=SegmenterConfig)
     features: FeatureConfig = field(default_factory=FeatureConfig)
     classifier: ClassifierConfig = field(default_factory=ClassifierConfig)

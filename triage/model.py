@@ -34,6 +34,8 @@ from .exceptions import InputError
 from .features import CompiledVectorizer, build_vectorizer, feature_names
 from .normalize import Normalizer
 from .segment import Segmenter
+from .signals import EscalationRules, Signal
+from .taxonomy import Taxonomy
 
 __all__ = [
     "ComplaintClassifier",
@@ -43,6 +45,7 @@ __all__ = [
     "check_text_list",
     "is_missing",
     "predictions_table",
+    "prediction_columns",
 ]
 
 logger = logging.getLogger(__name__)
@@ -82,11 +85,14 @@ class TargetPrediction:
     confidence: str
     alternatives: tuple[tuple[str, float], ...] = ()
     name: str | None = None
+    raised_by_signals: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         out = {"label": self.label, "probability": round(self.probability, 4), "confidence": self.confidence}
         if self.name is not None:
             out["name"] = self.name
+        if self.raised_by_signals:
+            out["raised_by_signals"] = True
         out["alternatives"] = [{"label": lab, "probability": round(p, 4)} for lab, p in self.alternatives]
         return out
 
@@ -102,8 +108,8 @@ class Prediction:
     targets: dict[str, TargetPrediction]
     needs_review: bool
     review_reasons: tuple[str, ...] = ()
-    signals: tuple = ()
-    extras: dict[str, Any] = field(default_factory=dict)
+    signals: tuple[Signal, ...] = ()
+    deadline: dict[str, Any] | None = None
 
     def __getitem__(self, target: str) -> TargetPrediction:
         return self.targets[target]
@@ -115,9 +121,9 @@ class Prediction:
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {name: t.to_dict() for name, t in self.targets.items()}
-        for key, value in self.extras.items():
-            out[key] = value
-        out["signals"] = [s.to_dict() if hasattr(s, "to_dict") else s for s in self.signals]
+        out["signals"] = [s.to_dict() for s in self.signals]
+        if self.deadline is not None:
+            out["deadline"] = self.deadline
         out["needs_review"] = self.needs_review
         out["review_reasons"] = list(self.review_reasons)
         return out
@@ -140,9 +146,11 @@ class Explanation:
 def predictions_table(predictions: Sequence[Prediction]) -> dict[str, list]:
     """Columnar view of a batch: ``{column: [value per prediction]}``, no pandas needed.
 
-    Columns: ``<target>``, ``<target>_probability``, ``<target>_confidence`` per
-    target, then ``needs_review`` and ``review_reason``. ``pandas.DataFrame(table)``
-    turns it into a data frame when pandas is installed.
+    Columns: ``<target>``, ``<target>_probability``, ``<target>_confidence`` (and
+    ``<target>_name`` with a taxonomy) per target, then ``signals`` and the
+    deadline when the model has escalation rules, ``needs_review`` and
+    ``review_reason``. ``pandas.DataFrame(table)`` turns it into a data frame
+    when pandas is installed.
 
     >>> p = Prediction(targets={"t": TargetPrediction("a", 0.9, "high")}, needs_review=False)
     >>> predictions_table([p])
@@ -156,16 +164,25 @@ def predictions_table(predictions: Sequence[Prediction]) -> dict[str, list]:
             row[name], row[f"{name}_probability"], row[f"{name}_confidence"] = t.label, t.probability, t.confidence
             if t.name is not None:
                 row[f"{name}_name"] = t.name
-        row.update(prediction.extras)
-        if prediction.signals:
-            row["signals"] = "; ".join(s.describe() for s in prediction.signals)
-        row["needs_review"] = prediction.needs_review
+        row.update(prediction_columns(prediction))
         row["review_reason"] = "; ".join(prediction.review_reasons)
         for key, value in row.items():
             table.setdefault(key, [None] * i).append(value)
         for key in table.keys() - row.keys():
             table[key].append(None)
     return table
+
+
+def prediction_columns(prediction: Prediction) -> dict[str, Any]:
+    """The flat columns after the per-target ones: signals, deadline, review flag and reasons."""
+    row: dict[str, Any] = {}
+    if prediction.deadline is not None:
+        row["signals"] = "; ".join(s.describe() for s in prediction.signals)
+        row["respond_within_hours"] = prediction.deadline.get("respond_within_hours")
+        row["decide_within_days"] = prediction.deadline.get("decide_within_days")
+    row["needs_review"] = prediction.needs_review
+    row["review_reason"] = "; ".join(prediction.review_reasons)
+    return row
 
 
 def _softmax(scores: np.ndarray, temperature: float) -> np.ndarray:
@@ -288,6 +305,12 @@ class ComplaintClassifier(BaseEstimator):
         Word segmenter; None means ``Segmenter()`` with the shipped dictionary.
     features, classifier, confidence : config dataclasses
         See :mod:`triage.config`.
+    taxonomy : Taxonomy or None
+        Training labels of the taxonomy's targets must be its codes; predictions
+        carry the codes' names.
+    rules : EscalationRules or None
+        Escalation signals that set a floor under the rules' target (severity)
+        and the handling deadline that follows from it.
     seed : int
         Seed for the calibration folds and the solver.
     """
@@ -299,12 +322,16 @@ class ComplaintClassifier(BaseEstimator):
         features: FeatureConfig = FeatureConfig(),
         classifier: ClassifierConfig = ClassifierConfig(),
         confidence: ConfidenceConfig = ConfidenceConfig(),
+        taxonomy: Taxonomy | None = None,
+        rules: EscalationRules | None = None,
         seed: int = 0,
     ):
         self.segmenter = segmenter
         self.features = features
         self.classifier = classifier
         self.confidence = confidence
+        self.taxonomy = taxonomy
+        self.rules = rules
         self.seed = seed
 
     # -- fitting ---------------------------------------------------------------
@@ -316,6 +343,9 @@ class ComplaintClassifier(BaseEstimator):
         for name, labels in targets.items():
             if len(labels) != len(texts):
                 raise InputError(f"Target {name!r} has {len(labels)} labels for {len(texts)} texts; give one per text.")
+        if self.taxonomy is not None:
+            for name, labels in targets.items():
+                self.taxonomy.check_labels(name, [None if is_missing(v) else str(v).strip() for v in labels])
         bad = [i for i, t in enumerate(texts) if not isinstance(t, str) or is_missing(t)]
         if bad:
             raise InputError(
@@ -358,6 +388,20 @@ class ComplaintClassifier(BaseEstimator):
         """The names of the targets this model predicts."""
         self._check_fitted()
         return list(self.targets_)
+
+    @property
+    def has_label_names(self) -> bool:
+        """Whether predictions carry label names (the model has a taxonomy)."""
+        return getattr(self, "taxonomy", None) is not None
+
+    @property
+    def extra_fields(self) -> tuple[str, ...]:
+        """Flat output columns beyond the per-target ones (escalation signals and deadlines)."""
+        return ("signals", "respond_within_hours", "decide_within_days") if self._active_rules() else ()
+
+    def _active_rules(self) -> EscalationRules | None:
+        rules = getattr(self, "rules", None)
+        return rules if rules is not None and rules.target in self.targets_ else None
 
     @property
     def classes(self) -> dict[str, list[str]]:
@@ -440,6 +484,8 @@ class ComplaintClassifier(BaseEstimator):
             probas = self._probabilities(self._transform([prepared[i] for i in readable]))
         row_of = {i: k for k, i in enumerate(readable)}
         top_k = self.classifier.top_k
+        rules = self._active_rules()
+        taxonomy = getattr(self, "taxonomy", None)
         results = []
         for i in range(len(texts)):
             why = list(reasons[i])
@@ -453,16 +499,43 @@ class ComplaintClassifier(BaseEstimator):
                 order = np.argsort(-p, kind="stable")[:top_k]
                 best = float(p[order[0]])
                 level = model.level(best)
-                if level == "low":
-                    why.append(f"{name}: low confidence")
+                label = str(model.classes_[order[0]])
                 targets[name] = TargetPrediction(
-                    label=str(model.classes_[order[0]]),
+                    label=label,
                     probability=best,
                     confidence=level,
                     alternatives=tuple((str(model.classes_[j]), float(p[j])) for j in order),
+                    name=taxonomy.name_of(name, label) if taxonomy is not None else None,
                 )
-            results.append(Prediction(targets=targets, needs_review=bool(why), review_reasons=tuple(why)))
+            signals: tuple[Signal, ...] = ()
+            deadline = None
+            if rules is not None and k is not None:
+                signals = tuple(rules.find(prepared[i]))
+                targets[rules.target] = self._apply_floor(targets[rules.target], rules, signals, probas, k, taxonomy)
+                deadline = rules.deadline(targets[rules.target].label)
+            why += [f"{name}: low confidence" for name, t in targets.items() if k is not None and t.confidence == "low"]
+            results.append(Prediction(targets=targets, needs_review=bool(why), review_reasons=tuple(why),
+                                      signals=signals, deadline=deadline))
         return results
+
+    def _apply_floor(self, prediction: TargetPrediction, rules: EscalationRules, signals, probas, k: int,
+                     taxonomy) -> TargetPrediction:
+        """Raise a prediction to the floor its escalation signals set (never lower it)."""
+        floor = rules.floor(list(signals))
+        if floor is None or rules.rank(floor) <= rules.rank(prediction.label):
+            return prediction
+        model = self.targets_[rules.target]
+        index = np.searchsorted(model.classes_, floor)
+        known = index < len(model.classes_) and model.classes_[index] == floor
+        probability = float(probas[rules.target][k][index]) if known else 0.0
+        return TargetPrediction(
+            label=floor,
+            probability=probability,
+            confidence="medium" if prediction.confidence == "low" else prediction.confidence,
+            alternatives=prediction.alternatives,
+            name=taxonomy.name_of(rules.target, floor) if taxonomy is not None else None,
+            raised_by_signals=True,
+        )
 
     def predict_one(self, text: str) -> Prediction:
         """Label one complaint."""

@@ -87,6 +87,7 @@ def save_model(
     manifest_extra: dict[str, Any] | None = None,
     card: str | None = None,
     overwrite: bool = False,
+    extra_resources: dict[str, str | os.PathLike] | None = None,
 ) -> Path:
     """Write a fitted model to a model directory and return its path.
 
@@ -102,6 +103,9 @@ def save_model(
         Extra manifest entries: ``training_data``, ``config``, ``metrics``, ...
     card : str
         The text of ``MODEL_CARD.md``.
+    extra_resources : dict
+        Further files to copy into ``resources/`` and hash (e.g. the taxonomy and
+        escalation rule table the model was built with, for inspection).
     """
     import joblib
 
@@ -147,6 +151,10 @@ def save_model(
     finally:
         segmenter.user_dict, segmenter.stop_words, segmenter.base_dir = original
 
+    for name, path in (extra_resources or {}).items():
+        if Path(path).resolve() != (resources / name).resolve():
+            shutil.copyfile(path, resources / name)
+        relative[name] = name
     files = {ARTIFACT: sha256_file(directory / ARTIFACT)}
     for name in relative.values():
         if name:

@@ -29,6 +29,8 @@ from .model import ComplaintClassifier, is_missing
 from .persist import load_model, save_model
 from .report import calibration_metrics, classification_metrics, confidence_shares, format_metrics, write_report
 from .segment import Segmenter
+from .signals import EscalationRules
+from .taxonomy import Taxonomy
 
 __all__ = ["train", "evaluate", "evaluate_model", "read_labelled", "TrainResult", "LabelledData", "model_card"]
 
@@ -188,6 +190,12 @@ class TrainResult:
         return head + "\n" + format_metrics(self.metrics, split=self.split)
 
 
+def _resource_path(name: str, path: str) -> Path:
+    from .resources import corpora_dir
+
+    return corpora_dir() / name if path == "default" else Path(path)
+
+
 def model_card(result: TrainResult, config: TrainConfig, *, title: str = "triage model", notes: str = "") -> str:
     """The text of ``MODEL_CARD.md`` for a trained model."""
     model = result.model
@@ -279,11 +287,23 @@ def train(
     else:
         train_data, eval_set, split = labelled, None, "none"
     seg = config.segmenter
+    taxonomy = Taxonomy.load(config.taxonomy) if config.taxonomy is not None else None
+    if taxonomy is not None and not set(taxonomy.axes) & set(labelled.labels):
+        taxonomy = None  # none of its targets is being trained: nothing to check or name
+    rules = EscalationRules.load(config.rules) if config.rules is not None else None
+    if rules is not None and rules.target not in labelled.labels:
+        rules = None
+    if taxonomy is not None:
+        for target, labels in labelled.labels.items():
+            taxonomy.check_labels(target, [None if is_missing(v) else str(v).strip() for v in labels],
+                                  where=", ".join(labelled.sources))
     model = ComplaintClassifier(
         segmenter=Segmenter(user_dict=seg.user_dict, stop_words=seg.stop_words, hmm=seg.hmm),
         features=config.features,
         classifier=config.classifier,
         confidence=config.confidence,
+        taxonomy=taxonomy,
+        rules=rules,
         seed=config.seed,
     ).fit(train_data.texts, train_data.labels)
     metrics = evaluate_model(model, eval_set) if eval_set is not None else None
@@ -309,9 +329,17 @@ def train(
             "config": config.to_dict(),
             "metrics": {"split": split, "targets": metrics} if metrics else None,
             "small_classes": model.small_classes_,
+            "taxonomy": taxonomy.to_dict() if taxonomy is not None else None,
+            "escalation_rules": rules.to_dict() if rules is not None else None,
         }
+        resources = {}
+        if taxonomy is not None:
+            resources["taxonomy.json"] = config.taxonomy
+        if extra["escalation_rules"] is not None:
+            resources["escalation_rules.toml"] = config.rules
         card = model_card(result, config, title=card_title, notes=card_notes)
-        result.model_dir = save_model(model, output, manifest_extra=extra, card=card, overwrite=overwrite)
+        result.model_dir = save_model(model, output, manifest_extra=extra, card=card, overwrite=overwrite,
+                                      extra_resources={name: _resource_path(name, path) for name, path in resources.items()})
     return result
 
 

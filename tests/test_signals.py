@@ -1,0 +1,99 @@
+import pytest
+
+from triage.exceptions import ConfigError
+from triage.normalize import Normalizer
+from triage.signals import EscalationRules, parse_chinese_number
+
+
+@pytest.fixture(scope="module")
+def rules():
+    return EscalationRules.load()
+
+
+def floor(rules, text):
+    return rules.floor(rules.find(Normalizer()(text)))
+
+
+@pytest.mark.parametrize(
+    "text, level",
+    [
+        ("我们二十多个人一起投诉这个平台", "SEV4"),
+        ("我们3个同学都被骗了，一起投诉", "SEV3"),
+        ("催收给我通讯录里20多个人打电话", "SEV2"),  # a count, but of people called, not complainants
+        ("我今天就从楼上跳下去", "SEV4"),
+        ("真的要被逼死了", "SEV3"),
+        ("已经上了新闻，记者都来采访了", "SEV4"),
+        ("此件由12378转办", "SEV3"),
+        ("我已经向金融监管局投诉过了", "SEV3"),
+        ("我要去12378投诉你们", "SEV2"),
+        ("再不处理我就起诉你们", "SEV3"),
+        ("不然我就报警", "SEV3"),
+        ("我已经报警了", "SEV3"),
+        ("催收说要起诉我", None),  # the collector's threat, not the customer's
+        ("我不会去曝光的，只想要回手续费", "SEV2"),  # negated threat; the demand remains
+        ("我没有报警", None),
+        ("卡在身上却被盗刷了六千元", "SEV3"),
+        ("每月扣免盗刷服务费8元，我不知情", "SEV2"),  # a product name, not a theft
+        ("被骗走了8万元", "SEV3"),
+        ("多扣了我五万多元的服务费", "SEV3"),
+        ("贷款本金30万，多收了200元手续费", None),  # a principal, not a disputed amount
+        ("这是我第三次投诉了", "SEV3"),
+        ("我母亲72岁，被业务员诱导买了保险", "SEV3"),
+        ("平台每天给我爸妈打电话催款", "SEV2"),
+        ("未经我同意扣了会员费", "SEV2"),
+        ("垃圾平台！！！", "SEV2"),
+        ("征信上多了一条逾期记录", "SEV2"),
+        ("客户来电反映网点排队时间长", None),
+    ],
+)
+def test_rule_table_on_written_examples(rules, text, level):
+    assert floor(rules, text) == level
+
+
+def test_signals_report_rule_span_and_text(rules):
+    text = Normalizer()("我已经报警了，要求退还会员费")
+    found = rules.find(text)
+    by_rule = {s.rule: s for s in found}
+    assert {"legal_threat", "monetary_demand"} <= set(by_rule)
+    s = by_rule["legal_threat"]
+    assert text[s.start:s.end] == s.text and s.level == "SEV3"
+    assert s.to_dict()["span"] == [s.start, s.end]
+
+
+def test_deadlines_follow_severity(rules):
+    assert rules.deadline("SEV4")["respond_within_hours"] < rules.deadline("SEV1")["respond_within_hours"]
+    assert rules.deadline("SEV2")["decide_within_days"] == 15
+    assert rules.deadline(None) is None
+
+
+def test_chinese_numbers():
+    assert parse_chinese_number("二十三") == 23
+    assert parse_chinese_number("五万") == 50000
+    assert parse_chinese_number("3.5") == 3.5
+
+
+def test_user_rule_table(tmp_path):
+    path = tmp_path / "rules.toml"
+    path.write_text(
+        '[settings]\nlevels = ["低", "高"]\ntarget = "urgent"\n[[rule]]\nid = "bad_word"\nlevel = "高"\npatterns = ["投诉"]\n',
+        encoding="utf-8",
+    )
+    rules = EscalationRules.load(path)
+    assert rules.floor(rules.find("我要投诉")) == "高"
+    assert rules.floor(rules.find("你好")) is None
+
+
+@pytest.mark.parametrize(
+    "content, match",
+    [
+        ('[[rule]]\nid = "x"\nlevel = "SEV9"\npatterns = ["a"]\n', "not one of"),
+        ('[[rule]]\nid = "x"\nlevel = "SEV2"\npatterns = ["(unclosed"]\n', "bad regular expression"),
+        ("[settings]\n", "no \\[\\[rule\\]\\] entries"),
+        ("not toml = = =", "not a valid UTF-8 TOML"),
+    ],
+)
+def test_bad_rule_tables(tmp_path, content, match):
+    path = tmp_path / "rules.toml"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(ConfigError, match=match):
+        EscalationRules.load(path)
