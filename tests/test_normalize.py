@@ -46,3 +46,28 @@ def test_truncation_is_bounded():
 def test_picklable():
     n = Normalizer(max_chars=50)
     assert pickle.loads(pickle.dumps(n))("ＡＢ") == "ab"
+
+
+def test_aliases_replace_longest_name_first():
+    n = Normalizer(aliases={"江汇银行": "某银行", "江汇银行信用卡": "某银行信用卡"})
+    assert n("江汇银行信用卡扣了年费，江汇银行不退") == "某银行信用卡扣了年费,某银行不退"
+
+
+def test_read_aliases(tmp_path):
+    from triage.exceptions import DictionaryError
+    from triage.normalize import read_aliases
+
+    path = tmp_path / "a.tsv"
+    path.write_text("# comment\nＡＢ银行\t某银行\n", encoding="utf-8")
+    assert read_aliases(path) == {"ab银行": "某银行"}
+    path.write_text("no tab here\n", encoding="utf-8")
+    with pytest.raises(DictionaryError, match="a.tsv:1"):
+        read_aliases(path)
+
+
+def test_shipped_institution_list_is_readable():
+    from triage.normalize import read_aliases
+    from triage.resources import corpora_dir
+
+    aliases = read_aliases(corpora_dir() / "institutions.tsv")
+    assert len(aliases) > 300 and set(aliases.values()) >= {"某银行", "某消费金融公司", "某借款平台"}

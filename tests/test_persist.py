@@ -20,7 +20,8 @@ def model_copy(tiny_model_dir, tmp_path):
 
 def test_directory_contents(tiny_model_dir):
     names = {p.relative_to(tiny_model_dir).as_posix() for p in tiny_model_dir.rglob("*") if p.is_file()}
-    assert names == {"manifest.json", "model.joblib", "MODEL_CARD.md", "resources/userdict.txt", "resources/stopwords.txt"}
+    assert names == {"manifest.json", "model.joblib", "MODEL_CARD.md", "resources/userdict.txt", "resources/stopwords.txt",
+                     "resources/institutions.tsv"}
 
 
 def test_manifest_records_what_a_user_needs(tiny_model_dir):

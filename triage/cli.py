@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import time
 
@@ -34,6 +35,9 @@ class _Group(click.Group):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
+        except BrokenPipeError:  # e.g. `triage predict ... | head`: the reader has gone, nothing to report
+            sys.stdout = open(os.devnull, "w")
+            ctx.exit(0)
         except (TriageError, OSError) as e:
             if (ctx.obj or {}).get("verbose"):
                 raise

@@ -161,7 +161,9 @@ class TrainConfig(_DictMixin):
     ``taxonomy`` and ``rules`` are file paths, ``"default"`` (the files shipped in
     ``corpora/``) or None. The taxonomy constrains and names the labels of the
     targets it defines; the escalation rules set a severity floor when the
-    data has the rules' target (``severity``).
+    data has the rules' target (``severity``). ``aliases`` is a
+    ``name<TAB>generic name`` file (``corpora/institutions.tsv`` by default)
+    whose names are replaced before the text is read.
     """
 
     text_column: str = "text"
@@ -171,6 +173,7 @@ class TrainConfig(_DictMixin):
     seed: int = 0
     taxonomy: str | None = "default"
     rules: str | None = "default"
+    aliases: str | None = "default"
     segmenter: SegmenterConfig = field(default_factory=SegmenterConfig)
     features: FeatureConfig = field(default_factory=FeatureConfig)
     classifier: ClassifierConfig = field(default_factory=ClassifierConfig)

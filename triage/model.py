@@ -52,6 +52,7 @@ logger = logging.getLogger(__name__)
 
 CONFIDENCE_LEVELS = ("high", "medium", "low")
 _READABLE = re.compile(r"[0-9a-z\u3400-\u9fff\uf900-\ufaff]")
+_MEANINGFUL = re.compile(r"[0-9a-z\u3400-\u9fff\uf900-\ufaff\[\]]")
 
 
 def is_missing(value: Any) -> bool:
@@ -311,6 +312,9 @@ class ComplaintClassifier(BaseEstimator):
     rules : EscalationRules or None
         Escalation signals that set a floor under the rules' target (severity)
         and the handling deadline that follows from it.
+    aliases : dict or None
+        Names (e.g. of institutions) replaced by a generic name before anything
+        else reads the text; see :class:`~triage.normalize.Normalizer`.
     seed : int
         Seed for the calibration folds and the solver.
     """
@@ -324,6 +328,7 @@ class ComplaintClassifier(BaseEstimator):
         confidence: ConfidenceConfig = ConfidenceConfig(),
         taxonomy: Taxonomy | None = None,
         rules: EscalationRules | None = None,
+        aliases: dict[str, str] | None = None,
         seed: int = 0,
     ):
         self.segmenter = segmenter
@@ -332,6 +337,7 @@ class ComplaintClassifier(BaseEstimator):
         self.confidence = confidence
         self.taxonomy = taxonomy
         self.rules = rules
+        self.aliases = aliases
         self.seed = seed
 
     # -- fitting ---------------------------------------------------------------
@@ -352,7 +358,7 @@ class ComplaintClassifier(BaseEstimator):
                 f"{len(bad)} training text(s) are empty or not text (first at row {bad[0]}); "
                 "remove those rows or fill them in."
             )
-        self.normalizer_ = Normalizer(max_chars=self.features.max_chars)
+        self.normalizer_ = Normalizer(max_chars=self.features.max_chars, aliases=getattr(self, "aliases", None))
         segmenter = self.segmenter if self.segmenter is not None else Segmenter()
         self.segmenter_ = segmenter
         self.vectorizer_ = build_vectorizer(self.features, segmenter)
@@ -564,10 +570,15 @@ class ComplaintClassifier(BaseEstimator):
                 continue
             index = int(np.searchsorted(model.classes_, label))
             contributions = x.data * model.coef_for(index)[x.indices]
-            order = np.argsort(-contributions)[:top_n]
-            terms[name] = [
-                (str(self._feature_names_[x.indices[j]]), float(contributions[j])) for j in order if contributions[j] > 0
-            ]
+            order = np.argsort(-contributions)
+            chosen = []
+            for j in order:
+                if contributions[j] <= 0 or len(chosen) == top_n:
+                    break
+                term = str(self._feature_names_[x.indices[j]])
+                if _MEANINGFUL.search(term[2:]):  # skip n-grams of only spaces or punctuation
+                    chosen.append((term, float(contributions[j])))
+            terms[name] = chosen
         return Explanation(labels=prediction.labels, terms=terms)
 
     def __getstate__(self):

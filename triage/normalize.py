@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["Normalizer", "mask_personal_data", "PLACEHOLDERS"]
+__all__ = ["Normalizer", "mask_personal_data", "read_aliases", "PLACEHOLDERS"]
 
 # Placeholders match the masking convention of the public complaint datasets.
 PLACEHOLDERS = ("[网址]", "[邮箱]", "[身份证号]", "[卡号]", "[手机号]", "[电话]")
@@ -54,6 +54,34 @@ def mask_personal_data(text: str) -> str:
     return text
 
 
+def read_aliases(path) -> dict[str, str]:
+    """Read a ``name<TAB>replacement`` file (``#`` starts a comment) into a dict.
+
+    Names are NFKC-normalised and lower-cased like the texts they will meet.
+    """
+    from pathlib import Path
+
+    from .exceptions import DictionaryError
+
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except FileNotFoundError:
+        raise DictionaryError(f"The alias file {str(path)!r} does not exist.") from None
+    except UnicodeDecodeError as e:
+        raise DictionaryError(f"The alias file {str(path)!r} is not UTF-8; save it as UTF-8.") from e
+    aliases = {}
+    for number, line in enumerate(lines, 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        parts = line.split("\t")
+        if len(parts) != 2 or not parts[0].strip() or not parts[1].strip():
+            raise DictionaryError(f"{path}:{number}: expected 'name<TAB>replacement', got {line!r}.")
+        name = unicodedata.normalize("NFKC", parts[0].strip()).lower()
+        aliases[name] = unicodedata.normalize("NFKC", parts[1].strip()).lower()
+    return aliases
+
+
 class Normalizer:
     """Picklable text normaliser.
 
@@ -65,11 +93,22 @@ class Normalizer:
         a huge text is bounded.
     lowercase : bool
         Lower-case Latin letters (``APP`` and ``app`` become one feature).
+    aliases : dict or None
+        Names replaced by a generic name (longest first), e.g. institutions by
+        their kind, so that a model trained on invented names reads real ones.
+
+    >>> Normalizer(aliases={"江汇银行": "某银行"})("江汇银行扣了年费")
+    '某银行扣了年费'
     """
 
-    def __init__(self, *, max_chars: int = 3000, lowercase: bool = True):
+    def __init__(self, *, max_chars: int = 3000, lowercase: bool = True, aliases: dict[str, str] | None = None):
         self.max_chars = max_chars
         self.lowercase = lowercase
+        self.aliases = aliases
+        self._alias_pattern = None
+        if aliases:
+            names = sorted(aliases, key=len, reverse=True)
+            self._alias_pattern = re.compile("|".join(re.escape(n) for n in names))
 
     def __call__(self, text: str) -> str:
         return self.normalize(text)
@@ -82,6 +121,9 @@ class Normalizer:
             text = text.lower()
         text = _WHITESPACE.sub(" ", text).strip()
         text = mask_personal_data(text)
+        if self._alias_pattern is not None:
+            aliases = self.aliases
+            text = self._alias_pattern.sub(lambda m: aliases[m.group(0)], text)
         return text[: self.max_chars]
 
     def was_truncated(self, text: str) -> bool:
@@ -89,4 +131,4 @@ class Normalizer:
         return len(text) > self.max_chars and len(self.normalize(text)) >= self.max_chars
 
     def __repr__(self) -> str:
-        return f"Normalizer(max_chars={self.max_chars}, lowercase={self.lowercase})"
+        return f"Normalizer(max_chars={self.max_chars}, lowercase={self.lowercase}, aliases={len(self.aliases or ())})"

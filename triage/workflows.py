@@ -26,6 +26,7 @@ from .config import FeatureConfig, TrainConfig
 from .exceptions import InputError
 from .io import check_columns, read_rows
 from .model import ComplaintClassifier, is_missing
+from .normalize import read_aliases
 from .persist import load_model, save_model
 from .report import calibration_metrics, classification_metrics, confidence_shares, format_metrics, write_report
 from .segment import Segmenter
@@ -297,7 +298,9 @@ def train(
         for target, labels in labelled.labels.items():
             taxonomy.check_labels(target, [None if is_missing(v) else str(v).strip() for v in labels],
                                   where=", ".join(labelled.sources))
+    aliases = read_aliases(_resource_path("institutions.tsv", config.aliases)) if config.aliases is not None else None
     model = ComplaintClassifier(
+        aliases=aliases,
         segmenter=Segmenter(user_dict=seg.user_dict, stop_words=seg.stop_words, hmm=seg.hmm),
         features=config.features,
         classifier=config.classifier,
@@ -333,6 +336,8 @@ def train(
             "escalation_rules": rules.to_dict() if rules is not None else None,
         }
         resources = {}
+        if aliases is not None:
+            resources["institutions.tsv"] = config.aliases
         if taxonomy is not None:
             resources["taxonomy.json"] = config.taxonomy
         if extra["escalation_rules"] is not None:

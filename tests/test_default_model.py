@@ -1,0 +1,57 @@
+"""The shipped default model: what a user gets out of the box, and that it is reproducible from the corpus."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+import triage
+from triage.persist import read_manifest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def model():
+    return triage.load_model()
+
+
+def test_predict_shows_codes_names_confidence_signals_deadline(model):
+    p = model.predict_one("信用卡被自动分期收了手续费，客服不给退，我已经向12378投诉了")
+    d = p.to_dict()
+    assert d["category"]["label"] == "CAT01" and d["category"]["name"] == "信用卡"
+    assert d["severity"]["label"] in ("SEV3", "SEV4")
+    assert any(s["rule"] == "regulator_forwarded" for s in d["signals"])
+    assert d["deadline"]["decide_within_days"] == 15
+    assert d["root_cause"]["name"]
+
+
+def test_signal_floor_is_never_undercut(model):
+    p = model.predict_one("我的钱被人盗刷了，卡一直在我身上")
+    assert p["severity"].label in ("SEV3", "SEV4")
+
+
+def test_manifest_records_provenance():
+    m = read_manifest()
+    assert m["training_data"]["sources"] == ["complaints.train.jsonl"]
+    assert m["taxonomy"]["name"] == "triage-default"
+    assert "legal_threat" in m["escalation_rules"]["rules"]
+    assert set(m["files"]) >= {"model.joblib", "resources/userdict.txt", "resources/escalation_rules.toml",
+                              "resources/institutions.tsv", "resources/taxonomy.json"}
+    for target in ("category", "severity", "root_cause"):
+        assert m["metrics"]["targets"][target]["accuracy"] > 0.5
+
+
+def test_shipped_resources_match_corpora():
+    """The model was built from the current corpora files (rebuild with tools/build_default_model.py)."""
+    for name in ("userdict.txt", "stopwords.txt", "taxonomy.json", "escalation_rules.toml", "institutions.tsv"):
+        shipped = (ROOT / "models" / "default" / "resources" / name).read_bytes()
+        assert shipped == (ROOT / "corpora" / name).read_bytes(), f"{name} changed: rebuild the default model"
+
+
+def test_retraining_reproduces_the_shipped_model(model):
+    config = triage.TrainConfig(targets=("category", "severity", "root_cause"), seed=0, test_size=0)
+    again = triage.train(ROOT / "corpora" / "complaints.train.jsonl", config=config).model
+    held = [json.loads(line)["text"] for line in
+            (ROOT / "corpora" / "complaints.heldout.jsonl").read_text(encoding="utf-8").splitlines()[:300]]
+    assert [p.to_dict() for p in again.predict(held)] == [p.to_dict() for p in model.predict(held)]
