@@ -97,3 +97,44 @@ def test_bad_rule_tables(tmp_path, content, match):
     path.write_text(content, encoding="utf-8")
     with pytest.raises(ConfigError, match=match):
         EscalationRules.load(path)
+
+
+def _severity_model(tmp_path, rules_text):
+    """A tiny model whose severity target is gated and floored by a custom rule table."""
+    from triage import ComplaintClassifier, FeatureConfig
+
+    path = tmp_path / "rules.toml"
+    path.write_text(rules_text, encoding="utf-8")
+    texts = [f"生活困难还不上{i}" for i in range(6)] + [f"年费问题{i}" for i in range(6)]
+    labels = ["SEV3"] * 6 + ["SEV1"] * 6
+    return ComplaintClassifier(features=FeatureConfig(char_min_df=1), rules=EscalationRules.load(path)).fit(
+        texts, {"severity": labels})
+
+
+RULES = """
+[settings]
+levels = ["SEV1", "SEV2", "SEV3", "SEV4"]
+model_alone_max = "SEV2"
+model_alone_min_probability = {p}
+[[rule]]
+id = "police"
+level = "SEV3"
+patterns = ["报警"]
+"""
+
+
+def test_model_alone_is_capped_without_a_signal(tmp_path):
+    model = _severity_model(tmp_path, RULES.format(p=1.01))
+    p = model.predict_one("生活困难还不上")
+    assert p["severity"].label == "SEV2" and p.needs_review
+    assert any("without an escalation signal" in r for r in p.review_reasons)
+    p = model.predict_one("生活困难还不上，我已经报警")
+    assert p["severity"].label == "SEV3" and not any("without" in r for r in p.review_reasons)
+
+
+def test_floor_raises_and_records_it(tmp_path):
+    model = _severity_model(tmp_path, RULES.format(p=0.5))
+    p = model.predict_one("年费问题，我已经报警了")
+    assert p["severity"].label == "SEV3" and p["severity"].raised_by_signals
+    assert p.deadline is None or "decide_within_days" in p.deadline
+    assert [s.rule for s in p.signals] == ["police"]

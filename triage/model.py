@@ -517,31 +517,49 @@ class ComplaintClassifier(BaseEstimator):
             deadline = None
             if rules is not None and k is not None:
                 signals = tuple(rules.find(prepared[i]))
-                targets[rules.target] = self._apply_floor(targets[rules.target], rules, signals, probas, k, taxonomy)
+                targets[rules.target], gated = self._apply_signals(targets[rules.target], rules, signals, probas, k,
+                                                                   taxonomy)
                 deadline = rules.deadline(targets[rules.target].label)
+                if gated:
+                    why.append(gated)
             why += [f"{name}: low confidence" for name, t in targets.items() if k is not None and t.confidence == "low"]
             results.append(Prediction(targets=targets, needs_review=bool(why), review_reasons=tuple(why),
                                       signals=signals, deadline=deadline))
         return results
 
-    def _apply_floor(self, prediction: TargetPrediction, rules: EscalationRules, signals, probas, k: int,
-                     taxonomy) -> TargetPrediction:
-        """Raise a prediction to the floor its escalation signals set (never lower it)."""
+    def _apply_signals(self, prediction: TargetPrediction, rules: EscalationRules, signals, probas, k: int,
+                       taxonomy) -> tuple[TargetPrediction, str | None]:
+        """Gate and floor the rules' target by the escalation signals.
+
+        Above ``rules.model_alone_max`` the model's label needs a signal of that
+        level or a probability of at least ``rules.model_alone_min_probability``;
+        otherwise it is capped (and a review reason returned). Then the label is
+        raised to the floor the signals set; it is never lowered below it.
+        """
         floor = rules.floor(list(signals))
-        if floor is None or rules.rank(floor) <= rules.rank(prediction.label):
-            return prediction
+        label, why = prediction.label, None
+        cap = rules.model_alone_max
+        if (cap is not None and rules.rank(label) > rules.rank(cap)
+                and rules.rank(floor) < rules.rank(label)
+                and prediction.probability < rules.model_alone_min_probability):
+            why = f"{rules.target}: model suggested {label} without an escalation signal"
+            label = cap if rules.rank(cap) >= rules.rank(floor) else floor
+        raised = floor is not None and rules.rank(floor) > rules.rank(label)
+        if raised:
+            label = floor
+        if label == prediction.label:
+            return prediction, why
         model = self.targets_[rules.target]
-        index = np.searchsorted(model.classes_, floor)
-        known = index < len(model.classes_) and model.classes_[index] == floor
-        probability = float(probas[rules.target][k][index]) if known else 0.0
+        index = int(np.searchsorted(model.classes_, label))
+        known = index < len(model.classes_) and model.classes_[index] == label
         return TargetPrediction(
-            label=floor,
-            probability=probability,
+            label=label,
+            probability=float(probas[rules.target][k][index]) if known else 0.0,
             confidence="medium" if prediction.confidence == "low" else prediction.confidence,
             alternatives=prediction.alternatives,
-            name=taxonomy.name_of(rules.target, floor) if taxonomy is not None else None,
-            raised_by_signals=True,
-        )
+            name=taxonomy.name_of(rules.target, label) if taxonomy is not None else None,
+            raised_by_signals=raised,
+        ), why
 
     def predict_one(self, text: str) -> Prediction:
         """Label one complaint."""

@@ -110,6 +110,10 @@ class EscalationRules:
         self.target: str = settings.get("target", "severity")
         self.negation_window = int(settings.get("negation_window", 6))
         self.amount_threshold = float(settings.get("amount_threshold", 50_000))
+        self.model_alone_max = settings.get("model_alone_max")
+        self.model_alone_min_probability = float(settings.get("model_alone_min_probability", 1.0))
+        if self.model_alone_max is not None and self.model_alone_max not in self.levels:
+            raise ConfigError(f"{source or 'rule table'}: model_alone_max {self.model_alone_max!r} is not one of {self.levels}.")
         self.deadlines = table.get("deadlines", {})
         try:
             self._negation = re.compile(settings.get("negations", "(不会|没有|没)") + r"[^，。！？；,.!?;]{0,4}$")
@@ -173,7 +177,6 @@ class EscalationRules:
         right = text[end:end + width]
         if re.search(r"[0-9]", right):  # a loss word between two amounts belongs to the later one
             right = ""
-        right = re.split(r"[。！？!?]", right)[0]
         return bool(self._loss.search(left) or self._loss.search(right))
 
     def _negated(self, text: str, start: int, end: int, clause_start: int) -> bool:
