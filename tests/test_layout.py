@@ -16,7 +16,7 @@ FLOORS = {
     "normalize": 3, "segment": 3, "taxonomy": 3,
     "signals": 4, "features": 4,
     "model": 5,
-    "persist": 6, "report": 6,
+    "persist": 6, "report": 6, "search": 6,
     "batch": 7, "distributed": 7,
     "workflows": 8,
     "cli": 9,

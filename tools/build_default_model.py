@@ -108,6 +108,8 @@ def main() -> None:
                           "fingerprint_sha256": result.data_fingerprint, "evaluation_rows": result.eval_rows,
                           "split": result.split},
         "config": config.to_dict(),
+        "search": result.search,
+        "chosen": {"features": result.model.features.to_dict(), "classifier": result.model.classifier.to_dict()},
         "metrics": {"split": "corpora/complaints.heldout.jsonl (fixed held-out split)", "targets": result.metrics},
         "real_set_metrics": real,
         "taxonomy": result.model.taxonomy.to_dict(),

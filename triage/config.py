@@ -101,9 +101,12 @@ class FeatureConfig(_DictMixin):
     max_word_features: int | None = 400_000
     max_char_features: int | None = 400_000
     sublinear_tf: bool = True
+    word_weight: float = 1.0
     max_chars: int = 3000
 
     def __post_init__(self):
+        if not (isinstance(self.word_weight, (int, float)) and self.word_weight > 0):
+            raise ConfigError(f"word_weight must be a positive number, got {self.word_weight!r}.")
         object.__setattr__(self, "word_ngram", _check_range("word_ngram", self.word_ngram))
         object.__setattr__(self, "char_ngram", _check_range("char_ngram", self.char_ngram))
         for name in ("word_min_df", "char_min_df", "max_chars"):
@@ -163,7 +166,10 @@ class TrainConfig(_DictMixin):
     targets it defines; the escalation rules set a severity floor when the
     data has the rules' target (``severity``). ``aliases`` is a
     ``name<TAB>generic name`` file (``corpora/institutions.tsv`` by default)
-    whose names are replaced before the text is read.
+    whose names are replaced before the text is read. ``search`` picks the SVM
+    regularisation ``C`` and the weight of word features against character
+    features by 3-fold cross-validation on the training data only (a fixed grid of
+    four settings, so the cost is bounded and the result reproducible).
     """
 
     text_column: str = "text"
@@ -171,6 +177,7 @@ class TrainConfig(_DictMixin):
     id_column: str | None = "id"
     test_size: float = 0.2
     seed: int = 0
+    search: bool = True
     taxonomy: str | None = "default"
     rules: str | None = "default"
     aliases: str | None = "default"

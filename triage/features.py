@@ -45,7 +45,7 @@ def build_vectorizer(config: FeatureConfig, segmenter: Segmenter) -> FeatureUnio
         sublinear_tf=config.sublinear_tf,
         dtype=np.float32,
     )
-    return FeatureUnion([("word", words), ("char", chars)])
+    return FeatureUnion([("word", words), ("char", chars)], transformer_weights={"word": config.word_weight})
 
 
 def feature_names(vectorizer: FeatureUnion) -> list[str]:
@@ -72,6 +72,7 @@ class CompiledVectorizer:
     def __init__(self, vectorizer: FeatureUnion):
         self.parts = []
         offset = 0
+        weights = vectorizer.transformer_weights or {}
         for name, part in vectorizer.transformer_list:
             if part.norm not in ("l2", None) or part.use_idf is False:
                 raise ValueError(f"CompiledVectorizer supports l2-normalised TF-IDF only, got {part!r}")
@@ -84,6 +85,7 @@ class CompiledVectorizer:
                 "sublinear": part.sublinear_tf,
                 "tokenizer": part.tokenizer,
                 "offset": offset,
+                "weight": float(weights.get(name, 1.0)),
             })
             offset += len(vocabulary)
         self.n_features = offset
@@ -136,7 +138,7 @@ class CompiledVectorizer:
                 values = tf * part["idf"][cols]
                 norm = math.sqrt(float(values @ values))
                 if norm > 0:
-                    values /= norm
+                    values *= part["weight"] / norm
                 indices.append(cols + part["offset"])
                 data.append(values)
                 total += len(cols)

@@ -93,6 +93,8 @@ class _Rule:
     customer_only: bool
     needs: re.Pattern | None
     context: re.Pattern | None
+    exclude: re.Pattern | None
+    near: re.Pattern | None
     count: str | None
     min_count: float
     max_count: float
@@ -143,6 +145,8 @@ class EscalationRules:
             customer_only=bool(raw.get("customer_only", False)),
             needs=re.compile(raw["needs"]) if raw.get("needs") else None,
             context=re.compile(raw["context"]) if raw.get("context") else None,
+            exclude=re.compile(raw["exclude"]) if raw.get("exclude") else None,
+            near=re.compile(raw["near"]) if raw.get("near") else None,
             count=raw.get("count"),
             min_count=float(raw.get("min_count", 0)),
             max_count=float(raw.get("max_count", float("inf"))),
@@ -171,13 +175,14 @@ class EscalationRules:
         match = _CLAUSE_END.search(text, end)
         return left, match.start() if match else len(text)
 
-    def _loss_near_amount(self, text: str, start: int, end: int, width: int = 12) -> bool:
-        """A loss word within ``width`` characters of an amount, with no other number or sentence end between."""
+    @staticmethod
+    def _loss_near_amount(text: str, start: int, end: int, words: re.Pattern, width: int = 12) -> bool:
+        """One of ``words`` within ``width`` characters of an amount, with no other number or sentence end between."""
         left = re.split(r"[0-9。！？!?]", text[max(0, start - width):start])[-1]
         right = text[end:end + width]
         if re.search(r"[0-9]", right):  # a loss word between two amounts belongs to the later one
             right = ""
-        return bool(self._loss.search(left) or self._loss.search(right))
+        return bool(words.search(left) or words.search(right))
 
     def _negated(self, text: str, start: int, end: int, clause_start: int) -> bool:
         """A negation shortly before the match's last two characters (its keyword), in the same clause."""
@@ -190,10 +195,10 @@ class EscalationRules:
             return True
         return text[end:end + 1] == "我"  # "起诉我", "报警抓我": the customer is the object
 
-    def _amounts(self, text: str):
+    def _amounts(self, text: str, require_unit: bool = True):
         for m in _AMOUNT.finditer(text):
             number, wan1, _, wan2, yuan = m.groups()
-            if not (wan1 or wan2 or yuan):
+            if require_unit and not (wan1 or wan2 or yuan):
                 continue
             value = parse_chinese_number(number)
             if value is None:
@@ -209,7 +214,10 @@ class EscalationRules:
         for rule in self.rules:
             if rule.needs is not None and not rule.needs.search(text):
                 continue
-            matches = self._amounts(text) if rule.amount else (m for p in rule.patterns for m in p.finditer(text))
+            if rule.amount:  # with explicit context words, a bare number ("共还款51946") counts too
+                matches = self._amounts(text, require_unit=rule.near is None)
+            else:
+                matches = (m for p in rule.patterns for m in p.finditer(text))
             for m in matches:
                 start, end = m.span()
                 c_start, c_end = self._clause(text, start, end)
@@ -220,7 +228,9 @@ class EscalationRules:
                     continue
                 if rule.context is not None and not rule.context.search(clause):
                     continue
-                if rule.amount and not self._loss_near_amount(text, start, end):
+                if rule.exclude is not None and rule.exclude.search(clause):
+                    continue
+                if rule.amount and not self._loss_near_amount(text, start, end, rule.near or self._loss):
                     continue
                 if rule.count == "group":
                     number = re.match(r"[0-9一二两三四五六七八九十百几]+", m.group(0))

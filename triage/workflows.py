@@ -29,6 +29,7 @@ from .model import ComplaintClassifier, is_missing
 from .normalize import read_aliases
 from .persist import load_model, save_model
 from .report import calibration_metrics, classification_metrics, confidence_shares, format_metrics, write_report
+from .search import search
 from .segment import Segmenter
 from .signals import EscalationRules
 from .taxonomy import Taxonomy
@@ -183,6 +184,7 @@ class TrainResult:
     data_fingerprint: str
     model_dir: Path | None = None
     sources: list[str] = field(default_factory=list)
+    search: dict | None = None
 
     def summary(self) -> str:
         head = f"Trained on {self.train_rows} rows in {self.seconds:.1f} s."
@@ -299,11 +301,17 @@ def train(
             taxonomy.check_labels(target, [None if is_missing(v) else str(v).strip() for v in labels],
                                   where=", ".join(labelled.sources))
     aliases = read_aliases(_resource_path("institutions.tsv", config.aliases)) if config.aliases is not None else None
+    segmenter = Segmenter(user_dict=seg.user_dict, stop_words=seg.stop_words, hmm=seg.hmm)
+    features, classifier, search_report = config.features, config.classifier, None
+    if config.search:
+        features, classifier, search_report = search(
+            train_data.texts, train_data.labels, features=features, classifier=classifier, segmenter=segmenter,
+            aliases=aliases, seed=config.seed)
     model = ComplaintClassifier(
         aliases=aliases,
-        segmenter=Segmenter(user_dict=seg.user_dict, stop_words=seg.stop_words, hmm=seg.hmm),
-        features=config.features,
-        classifier=config.classifier,
+        segmenter=segmenter,
+        features=features,
+        classifier=classifier,
         confidence=config.confidence,
         taxonomy=taxonomy,
         rules=rules,
@@ -319,6 +327,7 @@ def train(
         seconds=time.perf_counter() - start,
         data_fingerprint=train_data.fingerprint(),
         sources=labelled.sources,
+        search=search_report,
     )
     if output is not None:
         extra = {
@@ -330,6 +339,8 @@ def train(
                 "split": split,
             },
             "config": config.to_dict(),
+            "search": search_report,
+            "chosen": {"features": features.to_dict(), "classifier": classifier.to_dict()},
             "metrics": {"split": split, "targets": metrics} if metrics else None,
             "small_classes": model.small_classes_,
             "taxonomy": taxonomy.to_dict() if taxonomy is not None else None,

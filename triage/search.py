@@ -1,0 +1,103 @@
+"""A small, bounded hyperparameter search by cross-validation on the training data only.
+
+The grid is fixed (``C`` × word-feature weight, four settings) so that its cost is
+a bounded multiple of one training run and its result is reproducible. Word
+weights are searched without re-vectorising: the word block of the fitted
+features is scaled in place.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+from sklearn.model_selection import KFold, StratifiedKFold
+from sklearn.svm import LinearSVC
+
+from .config import ClassifierConfig, FeatureConfig
+from .features import build_vectorizer
+from .model import is_missing
+from .normalize import Normalizer
+from .segment import Segmenter
+
+__all__ = ["search", "GRID"]
+
+logger = logging.getLogger(__name__)
+
+GRID = [(C, w) for C in (0.25, 0.5) for w in (0.5, 1.0)]
+MIN_ROWS = 60
+
+
+class _CachedCut:
+    """Segment each distinct text once across folds."""
+
+    def __init__(self, segmenter: Segmenter):
+        self.segmenter = segmenter
+        self.cache: dict[str, list[str]] = {}
+
+    def __call__(self, text: str) -> list[str]:
+        tokens = self.cache.get(text)
+        if tokens is None:
+            tokens = self.cache[text] = self.segmenter.cut(text)
+        return tokens
+
+
+def search(
+    texts: Sequence[str],
+    targets: Mapping[str, Sequence[Any]],
+    *,
+    features: FeatureConfig,
+    classifier: ClassifierConfig,
+    segmenter: Segmenter,
+    aliases: dict[str, str] | None = None,
+    folds: int = 3,
+    seed: int = 0,
+) -> tuple[FeatureConfig, ClassifierConfig, dict[str, Any]]:
+    """Return the feature and classifier settings with the best mean cross-validated accuracy over targets.
+
+    Data too small to cross-validate (fewer than 60 rows) keeps the given settings.
+    """
+    if len(texts) < MIN_ROWS:
+        return features, classifier, {"skipped": f"fewer than {MIN_ROWS} rows"}
+    normalizer = Normalizer(max_chars=features.max_chars, aliases=aliases)
+    prepared = [normalizer(t) for t in texts]
+    first = np.array(["" if is_missing(v) else str(v) for v in next(iter(targets.values()))], dtype=object)
+    counts = np.unique(first, return_counts=True)[1]
+    splitter = (StratifiedKFold(folds, shuffle=True, random_state=seed) if counts.min() >= folds
+                else KFold(folds, shuffle=True, random_state=seed))
+    cut = _CachedCut(segmenter)
+    unit = replace(features, word_weight=1.0)
+    scores = {setting: [] for setting in GRID}
+    for train, test in splitter.split(prepared, first):
+        vectorizer = build_vectorizer(unit, segmenter)
+        vectorizer.transformer_list[0][1].tokenizer = cut
+        vectorizer.fit([prepared[i] for i in train])
+        word_parts = [vectorizer.transformer_list[0][1].transform([prepared[i] for i in idx]) for idx in (train, test)]
+        char_parts = [vectorizer.transformer_list[1][1].transform([prepared[i] for i in idx]) for idx in (train, test)]
+        from scipy.sparse import hstack
+
+        for C, weight in GRID:
+            X_train = hstack([word_parts[0] * weight, char_parts[0]]).tocsr()
+            X_test = hstack([word_parts[1] * weight, char_parts[1]]).tocsr()
+            accuracies = []
+            for labels in targets.values():
+                y = np.array(["" if is_missing(v) else str(v).strip() for v in labels], dtype=object)
+                tr = [i for i in range(len(train)) if y[train[i]]]
+                te = [i for i in range(len(test)) if y[test[i]]]
+                if len({y[train[i]] for i in tr}) < 2 or not te:
+                    continue
+                svc = LinearSVC(C=C, class_weight=classifier.class_weight, random_state=seed)
+                svc.fit(X_train[tr], y[train][tr])
+                accuracies.append(float(np.mean(svc.predict(X_test[te]) == y[test][te])))
+            if accuracies:
+                scores[(C, weight)].append(float(np.mean(accuracies)))
+    means = {setting: float(np.mean(v)) for setting, v in scores.items() if v}
+    if not means:
+        return features, classifier, {"skipped": "no target could be cross-validated"}
+    best = max(GRID, key=lambda s: (means.get(s, -1.0), s == (classifier.C, features.word_weight)))
+    logger.info("Hyperparameter search: %s", {f"C={c}, word_weight={w}": round(m, 4) for (c, w), m in means.items()})
+    report = {"folds": folds, "grid": [{"C": c, "word_weight": w, "cv_accuracy": round(means.get((c, w), float("nan")), 4)}
+                                       for c, w in GRID], "chosen": {"C": best[0], "word_weight": best[1]}}
+    return replace(features, word_weight=best[1]), replace(classifier, C=best[0]), report
