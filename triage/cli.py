@@ -75,7 +75,12 @@ _model_option = click.option(
 )
 
 
+def _display_width(text: str) -> int:
+    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
+
+
 def _table(rows: list[dict], targets: list[str]) -> str:
+    """A readable table: one line per complaint, then its signals and deadline when there are any."""
     headers = ["#", "text"] + targets + ["review"]
     body = []
     for i, row in enumerate(rows, 1):
@@ -84,17 +89,26 @@ def _table(rows: list[dict], targets: list[str]) -> str:
         cells = [str(i), text]
         for t in targets:
             p = row[t]
-            cells.append("-" if p["label"] is None else f"{p['label']} {p['probability']:.2f} {p['confidence']}")
+            name = f" {p['name']}" if p.get("name") else ""
+            raised = "↑" if p.get("raised_by_signals") else ""
+            cells.append("-" if p["label"] is None else f"{p['label']}{name} {p['probability']:.2f} {p['confidence']}{raised}")
         cells.append("yes" if row["needs_review"] else "no")
         body.append(cells)
-
-    def width(s: str) -> int:
-        return sum(2 if ord(ch) > 0x2E80 else 1 for ch in s)
-
-    widths = [max(width(r[k]) for r in [headers] + body) for k in range(len(headers))]
-    lines = []
-    for r in [headers] + body:
-        lines.append("  ".join(c + " " * (w - width(c)) for c, w in zip(r, widths)).rstrip())
+    widths = [max(_display_width(r[k]) for r in [headers] + body) for k in range(len(headers))]
+    lines = ["  ".join(c + " " * (w - _display_width(c)) for c, w in zip(headers, widths)).rstrip()]
+    for row, cells in zip(rows, body):
+        lines.append("  ".join(c + " " * (w - _display_width(c)) for c, w in zip(cells, widths)).rstrip())
+        pad = " " * (widths[0] + 2)
+        if row.get("signals"):
+            found = "; ".join(f"{s['rule']}({s['level']}) 「{s['text']}」" for s in row["signals"])
+            lines.append(f"{pad}signals: {found}")
+        deadline = row.get("deadline")
+        if deadline:
+            lines.append(f"{pad}deadline: respond within {deadline['respond_within_hours']} h, decide within "
+                         f"{deadline['decide_within_days']} days (extendable to {deadline['extendable_to_days']}); "
+                         f"{deadline['action']}")
+        if row["needs_review"] and row.get("review_reasons"):
+            lines.append(f"{pad}review: {'; '.join(row['review_reasons'])}")
     return "\n".join(lines)
 
 

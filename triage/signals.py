@@ -214,6 +214,7 @@ class EscalationRules:
         for rule in self.rules:
             if rule.needs is not None and not rule.needs.search(text):
                 continue
+            taken: list[tuple[int, int]] = []  # spans this rule already reported (overlaps are one signal)
             if rule.amount:  # with explicit context words, a bare number ("共还款51946") counts too
                 matches = self._amounts(text, require_unit=rule.near is None)
             else:
@@ -240,6 +241,9 @@ class EscalationRules:
                         value = parse_chinese_number(number.group(0))
                         if value is None or not rule.min_count <= value <= rule.max_count:
                             continue
+                if any(start < b and a < end for a, b in taken):
+                    continue
+                taken.append((start, end))
                 found.append(Signal(rule.id, rule.level, rule.description, start, end, m.group(0)))
         return found
 
