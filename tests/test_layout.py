@@ -19,7 +19,8 @@ FLOORS = {
     "persist": 6, "report": 6, "search": 6,
     "batch": 7, "distributed": 7,
     "workflows": 8,
-    "cli": 9,
+    "curation": 9,
+    "cli": 10,
 }
 
 

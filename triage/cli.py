@@ -24,6 +24,8 @@ from .persist import load_model, read_manifest
 from .report import format_metrics, write_report
 from .resources import default_model_dir
 from .segment import quiet_jieba
+from .curation import audit, cross_validate, learning_curve, suggest
+from .io import open_table, open_writer, check_columns
 from .workflows import evaluate, train
 
 logger = logging.getLogger("triage")
@@ -221,6 +223,8 @@ def _split_targets(value: str | None):
               help="Share of rows held out for evaluation (0 trains on everything).")
 @click.option("--eval-data", type=click.Path(dir_okay=False), default=None,
               help="Separate evaluation file (then all of DATA is used for training).")
+@click.option("--cv", "cv_folds", type=click.IntRange(2), default=None,
+              help="Report K-fold cross-validated metrics (for small data) and train the model on all rows.")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--hmm/--no-hmm", default=False, show_default=True, help="jieba HMM for unknown words.")
 @click.option("--user-dict", default="default", show_default=True,
@@ -231,26 +235,36 @@ def _split_targets(value: str | None):
               help="Escalation rule table setting the severity floor ('default': the shipped one; 'none').")
 @click.option("--force", is_flag=True, help="Replace an existing model directory.")
 @click.pass_context
-def train_command(ctx, data, output, text_column, targets, test_size, eval_data, seed, hmm, user_dict, taxonomy,
-                  rules, force):
+def train_command(ctx, data, output, text_column, targets, test_size, eval_data, cv_folds, seed, hmm, user_dict,
+                  taxonomy, rules, force):
     """Train a model on labelled DATA file(s) and save it to a model directory.
 
     Several DATA files are concatenated (e.g. old data plus newly labelled rows).
     """
     if eval_data is not None and ctx.get_parameter_source("test_size").name == "COMMANDLINE":
         raise click.UsageError("Use either --test-size or --eval-data, not both.")
+    if cv_folds is not None and (eval_data is not None or ctx.get_parameter_source("test_size").name == "COMMANDLINE"):
+        raise click.UsageError("--cv replaces the held-out split: do not combine it with --test-size or --eval-data.")
     config = TrainConfig(
         text_column=text_column,
         targets=_split_targets(targets),
-        test_size=test_size,
+        test_size=0 if cv_folds else test_size,
         seed=seed,
         taxonomy=_none_or(taxonomy),
         rules=_none_or(rules),
         segmenter=SegmenterConfig(user_dict=_none_or(user_dict), hmm=hmm),
         features=FeatureConfig(),
     )
-    result = train(list(data), config=config, eval_data=eval_data, output=output, overwrite=force)
+    if cv_folds:
+        cv = cross_validate(list(data), config=config, folds=cv_folds)
+        click.echo(format_metrics(cv["metrics"], split=f"{cv_folds}-fold cross-validation ({cv['rows']} rows)"))
+    result = train(list(data), config=config, eval_data=eval_data, output=output, overwrite=force,
+                   card_notes=(f"Cross-validated metrics ({cv_folds} folds) were printed at training time; the model "
+                               "itself is trained on all rows.") if cv_folds else "")
     click.echo(result.summary())
+    for target, small in result.model.small_classes_.items():
+        if small:
+            click.echo(f"Warning: {target}: classes too small to learn well (under 3 examples): {small}", err=True)
     click.echo(f"Saved model to {result.model_dir}")
 
 
@@ -270,6 +284,70 @@ def evaluate_command(model_dir, data, text_column, report_dir):
             click.echo(f"  {lab:<12} {c['precision']:.3f}  {c['recall']:.3f}  {c['f1']:.3f}  {c['support']}")
     if report_dir:
         click.echo(f"\nReport written to {report_dir}")
+
+
+def _write_rows(rows: list[dict], output: str | None) -> None:
+    """Write result rows to a table file, or print them as JSON Lines."""
+    if output is None:
+        for row in rows:
+            click.echo(json.dumps(row, ensure_ascii=False))
+        return
+    columns = list(dict.fromkeys(k for row in rows for k in row)) or ["row"]
+    with open_writer(output, columns) as writer:
+        writer.write(rows)
+    click.echo(f"Wrote {len(rows)} rows to {output}", err=True)
+
+
+@main.command("audit")
+@click.argument("data", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--text-column", default="text", show_default=True)
+@click.option("--targets", default=None, help="Comma-separated label columns (default: every column but text and id).")
+@click.option("--folds", default=5, show_default=True, type=click.IntRange(2))
+@click.option("--min-probability", default=0.0, show_default=True, type=click.FloatRange(0, 1),
+              help="Only list disagreements where the suggested label has at least this probability.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write the findings to a file.")
+def audit_command(data, text_column, targets, folds, min_probability, output):
+    """List rows of labelled DATA whose label disagrees with a confident cross-validated prediction.
+
+    These are the likeliest labelling mistakes, ranked, with the suggested label.
+    """
+    config = TrainConfig(text_column=text_column, targets=_split_targets(targets))
+    findings = audit(list(data), config=config, folds=folds, min_probability=min_probability)
+    click.echo(f"{len(findings)} likely labelling mistakes (high-confidence disagreements, {folds}-fold).", err=True)
+    _write_rows(findings, output)
+
+
+@main.command("suggest")
+@click.argument("model_dir", type=click.Path(file_okay=False))
+@click.argument("unlabelled", type=click.Path(dir_okay=False))
+@click.option("-n", "count", default=50, show_default=True, type=click.IntRange(1), help="How many rows to pick.")
+@click.option("--text-column", default="text", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write the picks to a file.")
+def suggest_command(model_dir, unlabelled, count, text_column, output):
+    """Pick the N rows of UNLABELLED most worth labelling next (uncertain and diverse)."""
+    model = load_model(model_dir)
+    with open_table(unlabelled) as table:
+        check_columns(table.columns, [text_column], unlabelled)
+        texts = [row.get(text_column) for chunk in table.chunks() for row in chunk]
+    _write_rows(suggest(model, texts, n=count), output)
+
+
+@main.command("curve")
+@click.argument("data", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--text-column", default="text", show_default=True)
+@click.option("--targets", default=None, help="Comma-separated label columns (default: every column but text and id).")
+@click.option("--test-size", default=0.2, show_default=True, type=click.FloatRange(0, 1, min_open=True, max_open=True))
+def curve_command(data, text_column, targets, test_size):
+    """Learning curve: held-out accuracy per target when training on 20%, 40%, … 100% of the training split.
+
+    A curve still rising at 100% means that labelling more data would help.
+    """
+    config = TrainConfig(text_column=text_column, targets=_split_targets(targets))
+    points = learning_curve(list(data), config=config, test_size=test_size)
+    names = [k for k in points[0] if k not in ("share", "train_rows")] if points else []
+    click.echo("share  rows    " + "  ".join(f"{n:>12}" for n in names))
+    for p in points:
+        click.echo(f"{p['share']:>5.0%}  {p['train_rows']:<6}  " + "  ".join(f"{p[n]:>12.3f}" for n in names))
 
 
 @main.command()

@@ -34,7 +34,8 @@ from .segment import Segmenter
 from .signals import EscalationRules
 from .taxonomy import Taxonomy
 
-__all__ = ["train", "evaluate", "evaluate_model", "read_labelled", "TrainResult", "LabelledData", "model_card"]
+__all__ = ["train", "evaluate", "evaluate_model", "read_labelled", "build_classifier", "TrainResult", "LabelledData",
+           "model_card"]
 
 logger = logging.getLogger(__name__)
 
@@ -253,6 +254,44 @@ def model_card(result: TrainResult, config: TrainConfig, *, title: str = "triage
     return "\n".join(lines) + "\n"
 
 
+def build_classifier(config: TrainConfig, labelled: LabelledData, train_data: LabelledData | None = None):
+    """An unfitted classifier for ``config``: taxonomy checked, rules and aliases loaded, settings searched.
+
+    Returns ``(model, taxonomy, rules, aliases, search_report)``; the search (if on) runs on ``train_data``
+    (default: all of ``labelled``) only.
+    """
+    train_data = train_data if train_data is not None else labelled
+    seg = config.segmenter
+    taxonomy = Taxonomy.load(config.taxonomy) if config.taxonomy is not None else None
+    if taxonomy is not None and not set(taxonomy.axes) & set(labelled.labels):
+        taxonomy = None  # none of its targets is being trained: nothing to check or name
+    rules = EscalationRules.load(config.rules) if config.rules is not None else None
+    if rules is not None and rules.target not in labelled.labels:
+        rules = None
+    if taxonomy is not None:
+        for target, labels in labelled.labels.items():
+            taxonomy.check_labels(target, [None if is_missing(v) else str(v).strip() for v in labels],
+                                  where=", ".join(labelled.sources))
+    aliases = read_aliases(_resource_path("institutions.tsv", config.aliases)) if config.aliases is not None else None
+    segmenter = Segmenter(user_dict=seg.user_dict, stop_words=seg.stop_words, hmm=seg.hmm)
+    features, classifier, search_report = config.features, config.classifier, None
+    if config.search:
+        features, classifier, search_report = search(
+            train_data.texts, train_data.labels, features=features, classifier=classifier, segmenter=segmenter,
+            aliases=aliases, seed=config.seed)
+    model = ComplaintClassifier(
+        aliases=aliases,
+        segmenter=segmenter,
+        features=features,
+        classifier=classifier,
+        confidence=config.confidence,
+        taxonomy=taxonomy,
+        rules=rules,
+        seed=config.seed,
+    )
+    return model, taxonomy, rules, aliases, search_report
+
+
 def train(
     data,
     *,
@@ -289,34 +328,9 @@ def train(
         split = f"held-out {config.test_size:.0%} stratified split (seed {config.seed})"
     else:
         train_data, eval_set, split = labelled, None, "none"
-    seg = config.segmenter
-    taxonomy = Taxonomy.load(config.taxonomy) if config.taxonomy is not None else None
-    if taxonomy is not None and not set(taxonomy.axes) & set(labelled.labels):
-        taxonomy = None  # none of its targets is being trained: nothing to check or name
-    rules = EscalationRules.load(config.rules) if config.rules is not None else None
-    if rules is not None and rules.target not in labelled.labels:
-        rules = None
-    if taxonomy is not None:
-        for target, labels in labelled.labels.items():
-            taxonomy.check_labels(target, [None if is_missing(v) else str(v).strip() for v in labels],
-                                  where=", ".join(labelled.sources))
-    aliases = read_aliases(_resource_path("institutions.tsv", config.aliases)) if config.aliases is not None else None
-    segmenter = Segmenter(user_dict=seg.user_dict, stop_words=seg.stop_words, hmm=seg.hmm)
-    features, classifier, search_report = config.features, config.classifier, None
-    if config.search:
-        features, classifier, search_report = search(
-            train_data.texts, train_data.labels, features=features, classifier=classifier, segmenter=segmenter,
-            aliases=aliases, seed=config.seed)
-    model = ComplaintClassifier(
-        aliases=aliases,
-        segmenter=segmenter,
-        features=features,
-        classifier=classifier,
-        confidence=config.confidence,
-        taxonomy=taxonomy,
-        rules=rules,
-        seed=config.seed,
-    ).fit(train_data.texts, train_data.labels)
+    model, taxonomy, rules, aliases, search_report = build_classifier(config, labelled, train_data)
+    model.fit(train_data.texts, train_data.labels)
+    features, classifier = model.features, model.classifier
     metrics = evaluate_model(model, eval_set) if eval_set is not None else None
     result = TrainResult(
         model=model,
