@@ -124,12 +124,30 @@ def _markdown(metrics: dict[str, Any], title: str, split: str, images: dict[str,
             out.append(f"| {lab} | " + " | ".join(str(v) for v in row) + " |")
         if target in images:
             out += ["", f"![confusion matrix for {target}]({images[target]})"]
+            if not all(lab.isascii() for lab in labels):
+                key = ", ".join(f"{i} = {lab}" for i, lab in enumerate(labels))
+                out += ["", f"Picture labels by index (when no CJK font is installed): {key}"]
         if "confidence" in m:
             out += ["", "| confidence | share | accuracy |", "|---|---|---|"]
             for level, c in m["confidence"].items():
                 acc = "–" if c["accuracy"] is None else f"{c['accuracy']:.3f}"
                 out.append(f"| {level} | {c['share']:.3f} | {acc} |")
     return "\n".join(out) + "\n"
+
+
+def _cjk_font() -> bool:
+    """Whether matplotlib has a font that can draw Chinese labels (it is then made the default)."""
+    import matplotlib
+    from matplotlib import font_manager
+
+    wanted = ["Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei",
+              "SimHei", "Microsoft YaHei", "PingFang SC", "Heiti SC"]
+    available = {f.name for f in font_manager.fontManager.ttflist}
+    for name in wanted:
+        if name in available:
+            matplotlib.rcParams["font.sans-serif"] = [name, *matplotlib.rcParams["font.sans-serif"]]
+            return True
+    return False
 
 
 def _plot_confusion(m: dict[str, Any], target: str, path: Path) -> bool:
@@ -141,13 +159,14 @@ def _plot_confusion(m: dict[str, Any], target: str, path: Path) -> bool:
     except ImportError:
         return False
     labels, matrix = m["confusion"]["labels"], np.array(m["confusion"]["matrix"], dtype=float)
+    ticks = labels if all(label.isascii() for label in labels) or _cjk_font() else [str(i) for i in range(len(labels))]
     rows = matrix.sum(axis=1, keepdims=True)
     share = np.divide(matrix, rows, out=np.zeros_like(matrix), where=rows > 0)
     size = max(4.0, 0.55 * len(labels) + 2)
     fig, ax = plt.subplots(figsize=(size, size))
     ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
-    ax.set_xticks(range(len(labels)), labels, rotation=90)
-    ax.set_yticks(range(len(labels)), labels)
+    ax.set_xticks(range(len(labels)), ticks, rotation=90)
+    ax.set_yticks(range(len(labels)), ticks)
     for i in range(len(labels)):
         for j in range(len(labels)):
             if matrix[i, j]:
@@ -155,7 +174,10 @@ def _plot_confusion(m: dict[str, Any], target: str, path: Path) -> bool:
                         color="white" if share[i, j] > 0.5 else "black", fontsize=8)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
-    ax.set_title(f"{target}: accuracy {m['accuracy']:.3f}, macro-F1 {m['macro_f1']:.3f} (row-normalised)")
+    title = f"{target}\naccuracy {m['accuracy']:.3f}, macro-F1 {m['macro_f1']:.3f} (colour: share of the true row)"
+    if ticks is not labels:
+        title += "\nlabels by index (no CJK font installed): " + ", ".join(f"{i}" for i in range(len(labels)))
+    ax.set_title(title, fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
