@@ -103,3 +103,30 @@ def test_heldout_split_is_fixed_and_stratified(corpus):
 def test_shipped_model_never_trained_on_heldout():
     manifest = json.loads((CORPORA.parent / "models" / "default" / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["training_data"]["sources"] == ["complaints.train.jsonl"]
+
+
+def test_no_complaint_text_copied_from_the_shared_real_data(everything):
+    """No 14-character passage of any authored text occurs in the real complaint datasets (text fields only)."""
+    import csv
+
+    shared = CORPORA.parents[1] / "shared" / "data"
+    if not shared.is_dir():
+        pytest.skip("../shared/data is absent")
+    windows = {}
+    for r in everything:
+        text = re.sub(r"\s+", "", r["text"])
+        for i in range(len(text) - 13):
+            windows.setdefault(text[i:i + 14], r["id"])
+    real = [json.loads(line)["text"] for line in
+            (shared / "fin_complaints_annotated" / "dev.jsonl").read_text(encoding="utf-8").splitlines()]
+    for name in ("train.csv", "dev.csv", "test.csv"):
+        with open(shared / "heimao_fin_complaints" / name, encoding="utf-8") as f:
+            real += [row["text"] for row in csv.DictReader(f)]
+    copied = set()
+    for text in real:
+        text = re.sub(r"\s+", "", text)
+        for i in range(len(text) - 13):
+            owner = windows.get(text[i:i + 14])
+            if owner:
+                copied.add(owner)
+    assert not copied, sorted(copied)[:10]
