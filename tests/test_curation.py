@@ -3,7 +3,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from triage import FeatureConfig, InputError, TrainConfig, load_model
+from triage import FeatureConfig, InputError, TrainConfig
 from triage.cli import main
 from triage.curation import audit, cross_validate, learning_curve, suggest
 from triage.workflows import read_labelled

@@ -91,7 +91,7 @@ def main() -> None:
             notes.append(f"| {target} | {m['accuracy']:.3f} | {m['majority_baseline']['accuracy']:.3f} "
                          f"({m['majority_baseline']['label']}) | {m['macro_f1']:.3f} |")
         sev = real["severity"]
-        notes += ["", f"Severity per-class recall: " + ", ".join(f"{k} {v:.2f}" for k, v in sev["per_class_recall"].items())
+        notes += ["", "Severity per-class recall: " + ", ".join(f"{k} {v:.2f}" for k, v in sev["per_class_recall"].items())
                   + f"; SEV3+ recall {sev['sev3plus_recall']:.3f}, SEV3+ precision {sev['sev3plus_precision']:.3f}."]
     notes += ["", "## Explanations (three held-out examples)", ""] + explanation_examples(result.model)
     notes += ["## Reproduce", "", "`python tools/build_default_model.py` (seed 0; identical predictions on the same machine)."]

@@ -21,7 +21,7 @@ from .config import FeatureConfig, SegmenterConfig, TrainConfig
 from .exceptions import TriageError
 from .normalize import mask_personal_data
 from .persist import load_model, read_manifest
-from .report import format_metrics, write_report
+from .report import format_metrics
 from .resources import default_model_dir
 from .segment import quiet_jieba
 from .curation import audit, cross_validate, learning_curve, suggest

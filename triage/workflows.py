@@ -16,13 +16,13 @@ import json
 import logging
 import os
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .config import FeatureConfig, TrainConfig
+from .config import FeatureConfig, TrainConfig  # noqa: F401  (FeatureConfig: used by the doctest)
 from .exceptions import InputError
 from .io import check_columns, read_rows
 from .model import ComplaintClassifier, is_missing
