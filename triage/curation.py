@@ -48,7 +48,7 @@ def _splitter(labelled: LabelledData, folds: int, seed: int):
 
 def _out_of_fold(labelled: LabelledData, config: TrainConfig, folds: int) -> list:
     """Every row's prediction by a model that did not see it (settings searched once on all rows, then fixed)."""
-    model, *_ , report = build_classifier(config, labelled)
+    model, *_ = build_classifier(config, labelled)
     fixed = replace(config, search=False, features=model.features, classifier=model.classifier)
     predictions: list = [None] * len(labelled)
     for train, test in _splitter(labelled, folds, config.seed):
