@@ -19,7 +19,7 @@ from .exceptions import InputError
 from .io import check_columns, detect_format, open_table, open_writer
 from .model import prediction_columns
 
-__all__ = ["label_file", "LabelSummary", "output_columns", "default_output_path"]
+__all__ = ["label_file", "LabelSummary", "output_columns", "default_output_path", "prediction_row"]
 
 logger = logging.getLogger(__name__)
 
@@ -91,7 +91,8 @@ def default_output_path(input_path: str | os.PathLike) -> Path:
     return path.with_name(f"{path.stem}.labelled{path.suffix}")
 
 
-def _prediction_fields(prediction, names: dict[str, str], with_names: bool) -> dict[str, Any]:
+def prediction_row(prediction, names: dict[str, str], with_names: bool) -> dict[str, Any]:
+    """The label columns of one prediction, under the output names chosen by :func:`output_columns`."""
     row = {}
     for target, t in prediction.targets.items():
         row[names[target]] = t.label
@@ -146,7 +147,7 @@ def label_file(
                 out_rows = []
                 for row, prediction in zip(chunk, predictions):
                     out = dict(row)
-                    out.update(_prediction_fields(prediction, names, with_names))
+                    out.update(prediction_row(prediction, names, with_names))
                     out_rows.append(out)
                     summary.needs_review += prediction.needs_review
                     labels = prediction.labels
