@@ -85,17 +85,24 @@ def test_refuses_to_overwrite(tiny_model, tmp_path):
         label_file(tiny_model, src, src, overwrite=True)
 
 
-def test_error_mid_file_leaves_no_partial_output(tiny_model, tmp_path):
+def test_error_mid_file_keeps_the_work_but_no_output(tiny_model, tmp_path):
     src = tmp_path / "in.csv"
     src.write_text("text\n" + "信用卡年费\n" * 50 + "a,b\n", encoding="utf-8")
     with pytest.raises(InputError, match="fields but the header has 1"):
         label_file(tiny_model, src, tmp_path / "out.csv", chunk_size=10)
-    assert list(tmp_path.iterdir()) == [src]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "out.csv.partial", "out.csv.partial.json"]
+    with pytest.raises(InputError, match="pass --resume to continue it, or --force to start over"):
+        label_file(tiny_model, src, tmp_path / "out.csv")
+    src.write_text("text\n" + "信用卡年费\n" * 51, encoding="utf-8")  # the input, fixed
+    with pytest.raises(InputError, match="the input file changed"):
+        label_file(tiny_model, src, tmp_path / "out.csv", resume=True)
+    label_file(tiny_model, src, tmp_path / "out.csv", overwrite=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "out.csv"]
 
 
 def test_progress_callback(tiny_model, tmp_path):
     src = tmp_path / "in.csv"
     src.write_text("text\n" + "信用卡年费\n" * 25, encoding="utf-8")
     seen = []
-    label_file(tiny_model, src, tmp_path / "out.tsv", chunk_size=10, progress=seen.append)
+    label_file(tiny_model, src, tmp_path / "out.tsv", chunk_size=10, progress=lambda rows, read: seen.append(rows))
     assert seen == [10, 20, 25]

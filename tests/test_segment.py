@@ -41,7 +41,7 @@ def test_private_tokenizer_leaves_jieba_global_state_alone(tmp_path):
 def test_pickle_drops_and_rebuilds_tokenizer():
     seg = Segmenter().warm_up()
     again = pickle.loads(pickle.dumps(seg))
-    assert again._tokenizer is None
+    assert again._cut is None and again._jieba is None
     assert again.cut("信用卡盗刷") == seg.cut("信用卡盗刷")
 
 

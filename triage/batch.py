@@ -1,27 +1,47 @@
-"""Labelling whole files: stream rows in chunks, keep every input column and row, add label columns.
+"""Labelling whole files: streamed, parallel, resumable, with every input column and row kept in order.
 
-The output is written to ``<output>.partial`` and renamed into place only when
-the whole input has been labelled, so a failed run never leaves a truncated
-file under the output name.
+A job reads its input in chunks (memory does not grow with the number of
+rows), labels them on one or several processes (:class:`~triage.labeller.Labeller`),
+and appends them to ``<output>.partial``. After each chunk is on disk a
+checkpoint records how far the job got, so an interrupted job (Ctrl-C, a
+killed process, a power cut) continues with ``resume=True`` and produces
+exactly the file an uninterrupted run would have. The output appears under
+its name only when complete (a rename; an Excel output is converted from a
+JSONL spool at the end).
 """
 
 from __future__ import annotations
 
 import collections
+import hashlib
 import logging
 import os
+import pickle
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from .checkpoint import Checkpoint, input_signature
 from .exceptions import InputError
 from .io import check_columns, detect_format, open_table, open_writer
-from .model import prediction_columns
+from .labeller import Labeller, default_jobs, output_columns, prediction_row
 
-__all__ = ["label_file", "LabelSummary", "output_columns", "default_output_path", "prediction_row"]
+__all__ = ["label_file", "LabelSummary", "output_columns", "default_output_path", "prediction_row",
+           "JobInterrupted"]
 
 logger = logging.getLogger(__name__)
+
+CHECKPOINT_VERSION = 1
+
+
+class JobInterrupted(KeyboardInterrupt):
+    """A labelling job stopped by Ctrl-C; the work done is kept for ``resume``."""
+
+    def __init__(self, rows_done: int, partial: Path):
+        super().__init__(f"Interrupted after {rows_done:,} rows; the work so far is kept in {partial}.")
+        self.rows_done = rows_done
+        self.partial = partial
 
 
 @dataclass
@@ -36,16 +56,23 @@ class LabelSummary:
     bad_rows: int = 0
     distribution: dict[str, dict[str, int]] = field(default_factory=dict)
     columns: dict[str, str] = field(default_factory=dict)
+    resumed_from: int = 0
+    classified: int = 0
+    jobs: int = 1
 
     @property
     def rows_per_second(self) -> float:
-        return self.rows / self.seconds if self.seconds > 0 else 0.0
+        """Rows labelled per second by this run (rows done before a resume are not counted)."""
+        return (self.rows - self.resumed_from) / self.seconds if self.seconds > 0 else 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "input": self.input,
             "output": self.output,
             "rows": self.rows,
+            "resumed_from": self.resumed_from,
+            "distinct_texts_classified": self.classified,
+            "jobs": self.jobs,
             "seconds": round(self.seconds, 3),
             "rows_per_second": round(self.rows_per_second, 1),
             "needs_review": self.needs_review,
@@ -54,55 +81,64 @@ class LabelSummary:
         }
 
 
-def _free(name: str, taken: set[str]) -> str:
-    while name in taken:
-        name += "_pred"
-    return name
-
-
-def output_columns(input_columns: list[str], targets: list[str], *, with_names: bool = False,
-                   extras: tuple[str, ...] = ()) -> dict[str, str]:
-    """Map each added field to its output column name, never overwriting an input column.
-
-    A target whose column names are taken gets the prefix ``<target>_pred``.
-
-    >>> output_columns(["text", "category"], ["category", "severity"])["category"]
-    'category_pred'
-    """
-    taken = set(input_columns)
-    names: dict[str, str] = {}
-    suffixes = ["", "_name", "_probability", "_confidence"] if with_names else ["", "_probability", "_confidence"]
-    for target in targets:
-        prefix = target
-        while any(prefix + s in taken for s in suffixes):
-            prefix += "_pred"
-        for s in suffixes:
-            names[target + s] = prefix + s
-            taken.add(prefix + s)
-    for extra in (*extras, "needs_review", "review_reason"):
-        names[extra] = _free(extra, taken)
-        taken.add(names[extra])
-    return names
-
-
 def default_output_path(input_path: str | os.PathLike) -> Path:
     """``complaints.csv`` → ``complaints.labelled.csv`` next to the input."""
     path = Path(input_path)
     return path.with_name(f"{path.stem}.labelled{path.suffix}")
 
 
-def prediction_row(prediction, names: dict[str, str], with_names: bool) -> dict[str, Any]:
-    """The label columns of one prediction, under the output names chosen by :func:`output_columns`."""
-    row = {}
-    for target, t in prediction.targets.items():
-        row[names[target]] = t.label
-        if with_names:
-            row[names[target + "_name"]] = t.name
-        row[names[target + "_probability"]] = round(t.probability, 4) if t.label is not None else None
-        row[names[target + "_confidence"]] = t.confidence if t.label is not None else None
-    for key, value in prediction_columns(prediction).items():
-        row[names[key]] = value
-    return row
+def model_fingerprint(model) -> str:
+    """What identifies a model for a checkpoint: its saved artefact's SHA-256, else a hash of its pickle."""
+    manifest = getattr(model, "manifest_", None)
+    if manifest and manifest.get("files", {}).get("model.joblib"):
+        return manifest["files"]["model.joblib"]
+    return hashlib.sha256(pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)).hexdigest()
+
+
+class _Counts:
+    """Running totals for the summary, restorable from a checkpoint."""
+
+    def __init__(self, labeller: Labeller, targets: list[str], saved: dict[str, Any] | None = None):
+        fields = labeller.fields
+        self.label_at = {t: fields.index(labeller.names[t]) for t in targets}
+        self.review_at = fields.index(labeller.names["needs_review"])
+        saved = saved or {}
+        self.needs_review = saved.get("needs_review", 0)
+        self.bad_rows = saved.get("bad_rows", 0)
+        self.labels = {t: collections.Counter(saved.get("distribution", {}).get(t, {})) for t in targets}
+
+    def add(self, values: tuple) -> None:
+        self.needs_review += bool(values[self.review_at])
+        labels = [values[i] for i in self.label_at.values()]
+        self.bad_rows += all(v is None for v in labels)
+        for target, label in zip(self.label_at, labels):
+            self.labels[target][label if label is not None else "(none)"] += 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"needs_review": self.needs_review, "bad_rows": self.bad_rows,
+                "distribution": {t: dict(c.most_common()) for t, c in self.labels.items()}}
+
+
+def _job_identity(input_path, model, text_column, out_format, encoding, sheet, excel_bom, chunk_size) -> dict:
+    return {
+        "version": CHECKPOINT_VERSION,
+        "input": input_signature(input_path),
+        "model": model_fingerprint(model),
+        "options": {"text_column": text_column, "format": out_format, "encoding": encoding, "sheet": sheet,
+                    "excel_bom": excel_bom},
+        "chunk_size": chunk_size,
+    }
+
+
+def _check_resumable(saved: dict, identity: dict, checkpoint: Checkpoint) -> None:
+    what = {"version": "the checkpoint format", "input": "the input file", "model": "the model",
+            "options": "the options (text column, output format, encoding, sheet, BOM)"}
+    changed = [label for key, label in what.items() if saved.get(key) != identity[key]]
+    if changed:
+        raise InputError(
+            f"Cannot resume from {checkpoint.path}: {', '.join(changed)} changed since the interrupted run. "
+            "Run with the same input, model and options, or pass --force to start over."
+        )
 
 
 def label_file(
@@ -116,55 +152,119 @@ def label_file(
     sheet: str | None = None,
     excel_bom: bool = False,
     overwrite: bool = False,
-    progress: Callable[[int], None] | None = None,
+    resume: bool = False,
+    jobs: int | None = 1,
+    cache_size: int = 100_000,
+    progress: Callable[[int, float | None], None] | None = None,
 ) -> LabelSummary:
     """Label every row of ``input_path`` and write ``output_path`` (same format unless its extension says otherwise).
 
     Every input column and row is kept, in order; label columns are added
-    after them. ``progress`` is called with the number of rows done so far.
+    after them. ``jobs`` worker processes (None: all cores) each load the
+    model once; identical texts are classified once (a cache of the last
+    ``cache_size`` distinct texts). ``resume=True`` continues an interrupted
+    run of the same job. ``progress(rows_done, fraction_of_input_read)`` is
+    called after every chunk (the fraction is None where it cannot be known).
+
+    On Ctrl-C a :class:`JobInterrupted` is raised and the work done so far is
+    kept for ``resume``; so it is on any other error.
     """
     input_path = Path(input_path)
     output_path = Path(output_path) if output_path is not None else default_output_path(input_path)
     out_format = detect_format(output_path)
     if output_path.resolve() == input_path.resolve():
         raise InputError(f"The output {str(output_path)!r} is the input file; choose another output path.")
-    if output_path.exists() and not overwrite:
-        raise InputError(f"{str(output_path)!r} already exists; choose another output path or pass --force to replace it.")
+    if not input_path.is_file():
+        raise InputError(f"No such file: {str(input_path)!r}.")
     partial = output_path.with_name(output_path.name + ".partial")
-    with_names = bool(getattr(model, "has_label_names", False))
-    extras = tuple(getattr(model, "extra_fields", ()))
-    summary = LabelSummary(input=str(input_path), output=str(output_path))
-    counts = {t: collections.Counter() for t in model.target_names}
+    checkpoint = Checkpoint(partial.with_name(partial.name + ".json"))
+    saved = _prepare_outputs(output_path, partial, checkpoint, overwrite=overwrite, resume=resume)
+    identity = _job_identity(input_path, model, text_column, out_format, encoding, sheet, excel_bom, chunk_size)
+    if saved is not None:
+        _check_resumable(saved, identity, checkpoint)
+    jobs = default_jobs() if jobs is None else max(1, int(jobs))
+    spool_format = "jsonl" if out_format == "xlsx" else out_format  # a workbook cannot be appended to
+    summary = LabelSummary(input=str(input_path), output=str(output_path), jobs=jobs)
     start = time.perf_counter()
     with open_table(input_path, encoding=encoding, sheet=sheet) as table:
         check_columns(table.columns, [text_column], input_path)
-        names = output_columns(table.columns, model.target_names, with_names=with_names, extras=extras)
-        summary.columns = names
-        writer = open_writer(partial, table.columns + list(names.values()), fmt=out_format, excel_bom=excel_bom)
+        labeller = Labeller(model, table.columns, jobs=jobs, cache_size=cache_size)
+        summary.columns = labeller.names
+        counts = _Counts(labeller, model.target_names, saved and saved["counts"])
+        columns = table.columns + labeller.fields
+        done = 0
+        if saved is not None:
+            os.truncate(partial, saved["bytes"])  # drop anything written after the last checkpoint
+            done = summary.resumed_from = table.skip(saved["rows_done"])
+            logger.info("Resuming %s after %d rows", input_path, done)
+        writer = open_writer(partial, columns, fmt=spool_format, excel_bom=excel_bom, append=saved is not None)
         try:
-            for chunk in table.chunks(chunk_size):
-                predictions = model.predict([row.get(text_column) for row in chunk])
-                out_rows = []
-                for row, prediction in zip(chunk, predictions):
-                    out = dict(row)
-                    out.update(prediction_row(prediction, names, with_names))
-                    out_rows.append(out)
-                    summary.needs_review += prediction.needs_review
-                    labels = prediction.labels
-                    summary.bad_rows += all(v is None for v in labels.values())
-                    for target, label in labels.items():
-                        counts[target][label if label is not None else "(none)"] += 1
-                writer.write(out_rows)
-                summary.rows += len(chunk)
-                if progress is not None:
-                    progress(summary.rows)
+            with labeller:
+                for chunk, values in labeller.label_stream(table.chunks(chunk_size), lambda row: row.get(text_column)):
+                    fields = labeller.fields
+                    out_rows = []
+                    for row, v in zip(chunk, values):
+                        out = dict(row)
+                        out.update(zip(fields, v))
+                        out_rows.append(out)
+                        counts.add(v)
+                    writer.write(out_rows)
+                    done += len(chunk)
+                    checkpoint.save({**identity, "rows_done": done, "bytes": writer.sync(),
+                                     "columns": columns, "counts": counts.to_dict()})
+                    if progress is not None:
+                        progress(done, table.fraction_read())
+        except KeyboardInterrupt:
+            raise JobInterrupted(done, partial) from None
+        finally:
             writer.close()
-        except BaseException:
-            writer.close()
-            partial.unlink(missing_ok=True)
-            raise
-    os.replace(partial, output_path)
+    summary.classified = labeller.classified
+    if out_format == "xlsx":
+        _spool_to_workbook(partial, output_path, columns)
+    else:
+        os.replace(partial, output_path)
+    checkpoint.remove()
+    summary.rows = done
     summary.seconds = time.perf_counter() - start
-    summary.distribution = {t: dict(c.most_common()) for t, c in counts.items()}
+    summary.needs_review, summary.bad_rows = counts.needs_review, counts.bad_rows
+    summary.distribution = counts.to_dict()["distribution"]
     logger.info("Labelled %d rows of %s in %.1f s", summary.rows, input_path, summary.seconds)
     return summary
+
+
+def _prepare_outputs(output_path: Path, partial: Path, checkpoint: Checkpoint, *, overwrite: bool,
+                     resume: bool) -> dict | None:
+    """Check what earlier runs left; return the checkpoint to resume from, or None to start afresh."""
+    saved = checkpoint.load() if resume else None
+    if resume and saved is None:
+        if partial.exists():
+            raise InputError(
+                f"{partial} exists but has no checkpoint, so it cannot be resumed; delete it or pass --force "
+                "to start over."
+            )
+        logger.warning("Nothing to resume for %s: starting from the first row.", output_path)
+    if saved is not None and not partial.exists():
+        raise InputError(f"The checkpoint {checkpoint.path} has no {partial.name} beside it; pass --force to start over.")
+    if output_path.exists() and not overwrite:
+        raise InputError(f"{str(output_path)!r} already exists; choose another output path or pass --force to replace it.")
+    if saved is None and (checkpoint.exists() or partial.exists()):
+        if not overwrite:
+            raise InputError(
+                f"An interrupted run left {partial.name} beside {output_path.name}: pass --resume to continue it, "
+                "or --force to start over."
+            )
+        checkpoint.remove()
+        partial.unlink(missing_ok=True)
+    return saved
+
+
+def _spool_to_workbook(spool: Path, output_path: Path, columns: list[str]) -> None:
+    """Convert the finished JSONL spool into the Excel output (atomically), then drop the spool."""
+    tmp = output_path.with_name(output_path.name + ".tmp.xlsx")
+    with open_writer(tmp, columns, fmt="xlsx") as writer:
+        if spool.stat().st_size:  # an input with a header and no rows leaves an empty spool
+            with open_table(spool, fmt="jsonl", encoding="utf-8") as table:
+                for chunk in table.chunks(5000):
+                    writer.write(chunk)
+    os.replace(tmp, output_path)
+    spool.unlink()

@@ -16,7 +16,7 @@ import time
 import click
 
 from . import __version__
-from .batch import label_file
+from .batch import JobInterrupted, label_file
 from .config import FeatureConfig, SegmenterConfig, TrainConfig
 from .exceptions import TriageError
 from .normalize import mask_personal_data
@@ -145,60 +145,126 @@ def predict(texts, model_dir, fmt, explain):
             click.echo(json.dumps(row, ensure_ascii=False))
 
 
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
 class _Progress:
-    """Rows done and rows/s on one stderr line, redrawn at most every 0.2 s (terminals only)."""
+    """Rows, rows/s and ETA: a bar redrawn on a terminal, or a plain log line every ``every`` seconds otherwise."""
 
-    def __init__(self):
-        self.enabled = sys.stderr.isatty()
+    def __init__(self, every: float = 10.0):
+        self.tty = sys.stderr.isatty()
+        self.every = 0.2 if self.tty else every
         self.start = time.perf_counter()
-        self.last = 0.0
+        self.last = self.start
+        self.first_rows = None
+        self.first_fraction = 0.0
 
-    def __call__(self, rows: int) -> None:
+    def __call__(self, rows: int, fraction: float | None = None) -> None:
         now = time.perf_counter()
-        if self.enabled and now - self.last >= 0.2:
-            self.last = now
-            rate = rows / max(now - self.start, 1e-9)
-            click.echo(f"\r{rows:,} rows  {rate:,.0f} rows/s", err=True, nl=False)
+        if self.first_rows is None:  # rows already done by an earlier, resumed run do not count for the rate
+            self.first_rows, self.first_fraction, self.start = rows, fraction or 0.0, now
+            return
+        if now - self.last < self.every:
+            return
+        self.last = now
+        rate = (rows - self.first_rows) / max(now - self.start, 1e-9)
+        if fraction:
+            left = (now - self.start) * (1 - fraction) / max(fraction - self.first_fraction, 1e-9)
+            eta = f"{fraction:4.0%}  ETA {_duration(left)}"
+        else:
+            eta = ""
+        if self.tty:
+            bar = "#" * int(20 * (fraction or 0))
+            click.echo(f"\r[{bar:<20}] {rows:,} rows  {rate:,.0f} rows/s  {eta}   ", err=True, nl=False)
+        else:
+            click.echo(f"triage label: {rows:,} rows, {rate:,.0f} rows/s {eta}".rstrip(), err=True)
 
     def close(self) -> None:
-        if self.enabled:
+        if self.tty:
             click.echo("", err=True)
 
 
 @main.command()
-@click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False))
-@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
-              help="Output file; its extension picks the format (default: INPUT.labelled.<ext>).")
+@click.argument("input_path", metavar="INPUT", type=click.Path())
+@click.option("-o", "--output", type=click.Path(), default=None,
+              help="Output file; its extension picks the format (default: INPUT.labelled.<ext>). "
+                   "With --scheduler: the output folder.")
 @click.option("--text-column", default="text", show_default=True, help="Column holding the complaint text.")
 @_model_option
 @click.option("--excel-bom", is_flag=True, help="Write CSV with a UTF-8 BOM so Excel opens it correctly.")
 @click.option("--encoding", default=None, help="Input encoding (default: detect UTF-8, UTF-8 with BOM or GB18030).")
 @click.option("--sheet", default=None, help="Excel sheet to read (default: the first).")
 @click.option("--chunk-size", default=2000, show_default=True, type=click.IntRange(1), help="Rows per chunk.")
-@click.option("--force", is_flag=True, help="Replace OUTPUT if it exists.")
-def label(input_path, output, text_column, model_dir, excel_bom, encoding, sheet, chunk_size, force):
+@click.option("-j", "--jobs", default=None, type=click.IntRange(1),
+              help="Worker processes, each loading the model once (default: all cores).")
+@click.option("--resume", is_flag=True, help="Continue an interrupted run of the same job where it stopped.")
+@click.option("--cache-size", default=100_000, show_default=True, type=click.IntRange(0),
+              help="Distinct recent texts whose labels are reused when they repeat (0: classify every row).")
+@click.option("--force", is_flag=True, help="Replace OUTPUT if it exists, or discard an interrupted run's work.")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Run on a Dask cluster (e.g. tcp://host:8786): INPUT is a folder, glob or file of CSV/TSV/Parquet "
+                   "shards, -o a folder; needs pip install 'triage[dask]'.")
+def label(input_path, output, text_column, model_dir, excel_bom, encoding, sheet, chunk_size, jobs, resume,
+          cache_size, force, scheduler):
     """Label every row of INPUT (CSV, TSV, JSONL or XLSX) and write a copy with label columns added.
 
     Every input column and row is kept in order; the added columns are
     <target>, <target>_probability, <target>_confidence, needs_review and
-    review_reason (with a _pred suffix when a name is already taken).
+    review_reason (with a _pred suffix when a name is already taken). The
+    output appears only when complete; an interrupted run (Ctrl-C, a killed
+    process, a power cut) continues with --resume. With --scheduler the same
+    job runs on a Dask cluster, one output file per input partition.
     """
+    if scheduler is not None:
+        _label_on_cluster(input_path, output, text_column, model_dir, encoding, force, scheduler)
+        return
+    if os.path.isdir(input_path):
+        raise click.BadParameter(f"{input_path!r} is a folder; give a file, or use --scheduler for a folder of shards.",
+                                 param_hint="INPUT")
     model = load_model(model_dir)
     progress = _Progress()
     try:
         summary = label_file(model, input_path, output, text_column=text_column, chunk_size=chunk_size,
                              encoding=encoding, sheet=sheet, excel_bom=excel_bom, overwrite=force,
-                             progress=progress)
-    finally:
+                             resume=resume, jobs=jobs, cache_size=cache_size, progress=progress)
+    except JobInterrupted as e:
         progress.close()
+        click.echo(f"{e}\nRun the same command with --resume to continue.", err=True)
+        sys.exit(130)
+    progress.close()
+    resumed = f" (resumed after {summary.resumed_from:,})" if summary.resumed_from else ""
     click.echo(
-        f"Labelled {summary.rows:,} rows in {summary.seconds:.1f} s ({summary.rows_per_second:,.0f} rows/s) "
+        f"Labelled {summary.rows:,} rows{resumed} in {summary.seconds:.1f} s ({summary.rows_per_second:,.0f} rows/s, "
+        f"{summary.jobs} process{'es' if summary.jobs > 1 else ''}; {summary.classified:,} distinct texts classified) "
         f"→ {summary.output}", err=True,
     )
     click.echo(f"Needs review: {summary.needs_review:,} rows; bad rows (no usable text): {summary.bad_rows:,}", err=True)
     for target, counts in summary.distribution.items():
-        top = ", ".join(f"{k} {v}" for k, v in list(counts.items())[:8])
+        top = ", ".join(f"{k} {v:,}" for k, v in list(counts.items())[:8])
         click.echo(f"  {target}: {top}", err=True)
+
+
+def _label_on_cluster(inputs, output, text_column, model_dir, encoding, force, scheduler) -> None:
+    from .distributed import label_files_on_cluster
+
+    if output is None:
+        raise click.BadParameter("give the output folder with -o when labelling on a cluster", param_hint="-o")
+    summary = label_files_on_cluster(model_dir, inputs, output, scheduler=scheduler, text_column=text_column,
+                                     encoding=encoding, overwrite=force)
+    click.echo(
+        f"Labelled {summary['rows']:,} rows in {summary['partitions']} partitions on {scheduler} in "
+        f"{summary['seconds']:.1f} s ({summary['rows_per_second']:,.0f} rows/s) → {summary['output']}", err=True,
+    )
+    click.echo(f"Needs review: {summary['needs_review']:,} rows; bad rows (no usable text): {summary['bad_rows']:,}",
+               err=True)
+    for target, counts in summary["distribution"].items():
+        click.echo(f"  {target}: " + ", ".join(f"{k} {v:,}" for k, v in list(counts.items())[:8]), err=True)
 
 
 def _none_or(value: str) -> str | None:

@@ -78,16 +78,20 @@ class SegmenterConfig(_DictMixin):
     """How text is cut into words.
 
     ``user_dict`` and ``stop_words`` are file paths; ``"default"`` means the
-    files shipped in triage's ``corpora/`` and ``None`` means none.
+    files shipped in triage's ``corpora/`` and ``None`` means none. ``backend``
+    chooses who runs jieba's segmentation (see :class:`triage.segment.Segmenter`).
     """
 
     user_dict: str | None = "default"
     stop_words: str | None = "default"
     hmm: bool = False
+    backend: str = "auto"
 
     def __post_init__(self):
         if not isinstance(self.hmm, bool):
             raise ConfigError(f"hmm must be true or false, got {self.hmm!r}.")
+        if self.backend not in ("auto", "jieba", "rjieba"):
+            raise ConfigError(f"backend must be auto, jieba or rjieba, got {self.backend!r}.")
 
 
 @dataclass(frozen=True)

@@ -232,6 +232,26 @@ class TableReader:
         )
 
     # -- reading ---------------------------------------------------------------
+    def fraction_read(self) -> float | None:
+        """How far through the file reading is (0–1, from bytes read), or None where that is unknown (XLSX)."""
+        if self._file is None:
+            return None
+        size = self.path.stat().st_size
+        try:
+            return min(1.0, self._file.buffer.raw.tell() / size) if size else None
+        except (AttributeError, OSError, ValueError):
+            return None
+
+    def skip(self, rows: int) -> int:
+        """Read past the first ``rows`` rows (to resume a job); returns how many were there."""
+        skipped = 0
+        for _ in range(rows):
+            if next(self._rows, None) is None:
+                break
+            skipped += 1
+        self.rows_read += skipped
+        return skipped
+
     def chunks(self, size: int = 2000) -> Iterator[list[dict]]:
         """Yield lists of at most ``size`` row dicts, in file order."""
         chunk = []
@@ -282,11 +302,14 @@ def _cell(value: Any) -> Any:
 class TableWriter:
     """Writes rows (dicts) with a fixed column order to CSV, TSV, JSONL or XLSX."""
 
-    def __init__(self, path: str | os.PathLike, columns: list[str], *, fmt: str | None = None, excel_bom: bool = False):
+    def __init__(self, path: str | os.PathLike, columns: list[str], *, fmt: str | None = None, excel_bom: bool = False,
+                 append: bool = False):
         self.path = Path(path)
         self.columns = list(columns)
         self.format = fmt or detect_format(path)
         self._book = None
+        if append and self.format == "xlsx":
+            raise InputError("An Excel workbook cannot be appended to; write CSV or JSONL and convert at the end.")
         if self.format == "xlsx":
             import openpyxl
 
@@ -295,10 +318,12 @@ class TableWriter:
             self._sheet.append(self.columns)
             self._file = None
         else:
-            self._file = open(self.path, "w", encoding="utf-8-sig" if excel_bom else "utf-8", newline="")
+            mode = "a" if append else "w"
+            self._file = open(self.path, mode, encoding="utf-8-sig" if excel_bom else "utf-8", newline="")
             if self.format in ("csv", "tsv"):
                 self._csv = csv.writer(self._file, delimiter="\t" if self.format == "tsv" else ",", lineterminator="\n")
-                self._csv.writerow(self.columns)
+                if not append:
+                    self._csv.writerow(self.columns)
 
     def write(self, rows: list[dict]) -> None:
         if self.format == "jsonl":
@@ -322,6 +347,12 @@ class TableWriter:
         """Push written rows to the operating system (not meaningful for XLSX, written at close)."""
         if self._file is not None:
             self._file.flush()
+
+    def sync(self) -> int:
+        """Put every row written so far on disk (flush and fsync) and return the file's size in bytes."""
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        return self._file.buffer.tell()
 
     def close(self) -> None:
         if self._book is not None:

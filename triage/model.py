@@ -458,11 +458,16 @@ class ComplaintClassifier(BaseEstimator):
                 slices[name] = slice(start, start + coef.shape[0])
                 start += coef.shape[0]
             weights = np.ascontiguousarray(np.vstack(blocks).T)
-            fast = self._fast_ = (CompiledVectorizer(self.vectorizer_), weights, np.concatenate(intercepts), slices)
+            try:
+                vectorizer = CompiledVectorizer(self.vectorizer_)
+            except ValueError as e:  # settings the compiled path does not cover: scikit-learn's own transform
+                logger.info("Using scikit-learn's transform: %s", e)
+                vectorizer = self.vectorizer_
+            fast = self._fast_ = (vectorizer, weights, np.concatenate(intercepts), slices)
         return fast
 
     def _transform(self, prepared: list[str]):
-        return self._fast()[0].transform(prepared)
+        return self._fast()[0].transform(prepared).tocsr()
 
     def _probabilities(self, X) -> dict[str, np.ndarray]:
         _, weights, intercepts, slices = self._fast()
@@ -489,30 +494,19 @@ class ComplaintClassifier(BaseEstimator):
         if readable:
             probas = self._probabilities(self._transform([prepared[i] for i in readable]))
         row_of = {i: k for k, i in enumerate(readable)}
-        top_k = self.classifier.top_k
+        per_target = {name: self._target_predictions(name, probas[name]) if readable else []
+                      for name in self.targets_}
         rules = self._active_rules()
         taxonomy = getattr(self, "taxonomy", None)
+        missing = TargetPrediction(label=None, probability=0.0, confidence="low")
         results = []
         for i in range(len(texts)):
             why = list(reasons[i])
             k = row_of.get(i)
-            targets = {}
-            for name, model in self.targets_.items():
-                if k is None:
-                    targets[name] = TargetPrediction(label=None, probability=0.0, confidence="low")
-                    continue
-                p = probas[name][k]
-                order = np.argsort(-p, kind="stable")[:top_k]
-                best = float(p[order[0]])
-                level = model.level(best)
-                label = str(model.classes_[order[0]])
-                targets[name] = TargetPrediction(
-                    label=label,
-                    probability=best,
-                    confidence=level,
-                    alternatives=tuple((str(model.classes_[j]), float(p[j])) for j in order),
-                    name=taxonomy.name_of(name, label) if taxonomy is not None else None,
-                )
+            if k is None:
+                targets = {name: missing for name in self.targets_}
+            else:
+                targets = {name: found[k] for name, found in per_target.items()}
             signals: tuple[Signal, ...] = ()
             deadline = None
             if rules is not None and k is not None:
@@ -526,6 +520,32 @@ class ComplaintClassifier(BaseEstimator):
             results.append(Prediction(targets=targets, needs_review=bool(why), review_reasons=tuple(why),
                                       signals=signals, deadline=deadline))
         return results
+
+    def _target_predictions(self, name: str, proba: np.ndarray) -> list[TargetPrediction]:
+        """One target's predictions for a batch of probability rows (top-k and levels computed array-wise)."""
+        model = self.targets_[name]
+        taxonomy = getattr(self, "taxonomy", None)
+        classes = [str(c) for c in model.classes_]
+        names = [taxonomy.name_of(name, c) if taxonomy is not None else None for c in classes]
+        order = np.argsort(-proba, axis=1, kind="stable")[:, : self.classifier.top_k]
+        top = np.take_along_axis(proba, order, axis=1)
+        levels = np.full(len(proba), "low", dtype=object)
+        high, medium = model.thresholds_["high"], model.thresholds_["medium"]
+        if medium is not None:
+            levels[top[:, 0] >= medium] = "medium"
+        if high is not None:
+            levels[top[:, 0] >= high] = "high"
+        out = []
+        for row, values, level in zip(order.tolist(), top.tolist(), levels.tolist()):
+            best = row[0]
+            out.append(TargetPrediction(
+                label=classes[best],
+                probability=values[0],
+                confidence=level,
+                alternatives=tuple(zip([classes[j] for j in row], values)),
+                name=names[best],
+            ))
+        return out
 
     def _apply_signals(self, prediction: TargetPrediction, rules: EscalationRules, signals, probas, k: int,
                        taxonomy) -> tuple[TargetPrediction, str | None]:

@@ -52,6 +52,13 @@ CARD = "MODEL_CARD.md"
 RESOURCES = "resources"
 
 
+# Why the default is HMM off (recorded in every manifest so the choice travels with the model).
+HMM_DECISION = (
+    "HMM off by default: measured with bench/bench_hmm.py on the shared benchmark datasets (docs/benchmarks.md); "
+    "it also lets rjieba reproduce jieba's tokens exactly"
+)
+
+
 def sha256_file(path: str | os.PathLike) -> str:
     """Hex SHA-256 of a file's bytes."""
     digest = hashlib.sha256()
@@ -66,7 +73,7 @@ def library_versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {"python": platform.python_version()}
-    for dist in ("triage", "scikit-learn", "jieba", "numpy", "scipy", "joblib"):
+    for dist in ("triage", "scikit-learn", "jieba", "rjieba", "numpy", "scipy", "joblib"):
         try:
             out[dist] = version(dist)
         except PackageNotFoundError:
@@ -165,7 +172,8 @@ def save_model(
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "versions": library_versions(),
         "targets": model.classes,
-        "segmenter": {"user_dict": relative["user_dict"], "stop_words": relative["stop_words"], "hmm": segmenter.hmm},
+        "segmenter": {"user_dict": relative["user_dict"], "stop_words": relative["stop_words"],
+                      **segmenter.describe(), "hmm_decision": HMM_DECISION},
         "confidence_thresholds": {name: t.thresholds_ for name, t in model.targets_.items()},
         "calibration_temperature": {name: t.temperature_ for name, t in model.targets_.items()},
         "files": files,

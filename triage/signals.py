@@ -19,7 +19,10 @@ the rule that fired; the highest level among them is the severity floor.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
+import itertools
+import operator
 import os
 import re
 import tomllib
@@ -99,6 +102,82 @@ class _Rule:
     min_count: float
     max_count: float
     amount: bool
+    pattern_prefixes: tuple[frozenset[str] | None, ...] = ()  # the same, pattern by pattern
+
+
+def _prefixes(pattern: str, width: int = 2, limit: int = 4096) -> frozenset[str] | None:
+    """Strings of up to ``width`` characters one of which begins every match of ``pattern`` (None: unknown).
+
+    Used only to skip rules that cannot match a text at all, so "cannot tell"
+    (None) is always safe: the rule is then tried on every text.
+
+    >>> sorted(_prefixes("(找|联系)(媒体|记者)"))
+    ['找媒', '找记', '联系']
+    >>> sorted(_prefixes("[6-7][0-9]岁"))[:3]
+    ['60', '61', '62']
+    >>> _prefixes(".{0,4}投诉") is None
+    True
+    """
+    try:
+        import re._constants as c
+        from re import _parser as parser  # the standard library's own regex parser
+    except ImportError:
+        return None
+
+    def join(heads: set[str], tails: set[str]) -> set[str]:
+        return {(h + t)[:width] for h in heads for t in tails}
+
+    def item_strings(op, arg) -> set[str] | None:
+        if op is c.LITERAL:
+            return {chr(arg)}
+        if op is c.IN:
+            out = set()
+            for kind, value in arg:
+                if kind is c.LITERAL:
+                    out.add(chr(value))
+                elif kind is c.RANGE and value[1] - value[0] < limit:
+                    out.update(map(chr, range(value[0], value[1] + 1)))
+                else:
+                    return None
+            return out
+        if op is c.SUBPATTERN:
+            return sequence(arg[-1])
+        if op is c.BRANCH:
+            out = set()
+            for branch in arg[1]:
+                strings = sequence(branch)
+                if strings is None:
+                    return None
+                out |= strings
+            return out
+        if op in (c.MAX_REPEAT, c.MIN_REPEAT) and arg[0] >= 1:
+            return sequence(list(arg[2]) * min(arg[0], width))
+        return None
+
+    def sequence(items) -> set[str] | None:
+        heads = {""}
+        for op, arg in items:
+            if op is c.AT:  # anchors match no character
+                continue
+            if all(len(h) >= width for h in heads):
+                break
+            strings = item_strings(op, arg)
+            if strings is None or "" in strings:
+                return None if heads == {""} else heads  # what is known so far still begins every match
+            heads = {h for h in heads if len(h) >= width} | join({h for h in heads if len(h) < width}, strings)
+            if len(heads) > limit:
+                return None
+        return None if heads == {""} else heads
+
+    try:
+        found = sequence(parser.parse(pattern))
+    except Exception:  # an unforeseen construct: never skip on a guess
+        return None
+    return frozenset(found) if found else None
+
+
+def _pattern_prefixes(pattern: re.Pattern) -> frozenset[str] | None:
+    return None if pattern.flags & re.IGNORECASE else _prefixes(pattern.pattern)
 
 
 class EscalationRules:
@@ -128,6 +207,24 @@ class EscalationRules:
         if not self.rules:
             raise ConfigError(f"{source or 'rule table'} has no [[rule]] entries.")
         self._rank = {level: i for i, level in enumerate(self.levels)}
+        self._index()
+
+    def _index(self) -> None:
+        """Map prefixes to the patterns they can begin (see :meth:`_candidates`)."""
+        # prefix → the (rule, pattern) pairs whose matches can begin with it: one set intersection per text
+        # finds every pattern worth running; patterns with unknown prefixes always run
+        self._by_prefix: dict[str, list[tuple[int, int]]] = {}
+        self._always: list[tuple[int, int]] = []
+        for r, rule in enumerate(self.rules):
+            if len(rule.pattern_prefixes) != len(rule.patterns):  # a rule table pickled before prefixes existed
+                object.__setattr__(rule, "pattern_prefixes", tuple(_pattern_prefixes(p) for p in rule.patterns))
+            if rule.amount:
+                self._always.append((r, -1))
+            for k, begins in enumerate(rule.pattern_prefixes):
+                if begins is None:
+                    self._always.append((r, k))
+                for prefix in begins or ():
+                    self._by_prefix.setdefault(prefix, []).append((r, k))
 
     def _rule(self, raw: dict[str, Any]) -> _Rule:
         missing = [k for k in ("id", "level", "patterns") if k not in raw]
@@ -136,11 +233,13 @@ class EscalationRules:
         if raw["level"] not in self.levels:
             raise ConfigError(f"{self.source}: rule {raw['id']!r} has level {raw['level']!r}, not one of {self.levels}.")
         amount = raw["patterns"] == ["__amount__"]
+        patterns = () if amount else tuple(re.compile(p) for p in raw["patterns"])
+        prefixes = tuple(_pattern_prefixes(p) for p in patterns)
         return _Rule(
             id=raw["id"],
             level=raw["level"],
             description=raw.get("description", ""),
-            patterns=() if amount else tuple(re.compile(p) for p in raw["patterns"]),
+            patterns=patterns,
             negatable=bool(raw.get("negatable", False)),
             customer_only=bool(raw.get("customer_only", False)),
             needs=re.compile(raw["needs"]) if raw.get("needs") else None,
@@ -151,6 +250,7 @@ class EscalationRules:
             min_count=float(raw.get("min_count", 0)),
             max_count=float(raw.get("max_count", float("inf"))),
             amount=amount,
+            pattern_prefixes=prefixes,
         )
 
     @classmethod
@@ -166,14 +266,29 @@ class EscalationRules:
             raise ConfigError(f"{path} is not a valid UTF-8 TOML rule table ({e}).") from e
         return cls(table, source=str(path), sha256=hashlib.sha256(raw).hexdigest())
 
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_by_prefix", None)
+        state.pop("_always", None)
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._index()
+
     # -- matching --------------------------------------------------------------
     @staticmethod
-    def _clause(text: str, start: int, end: int) -> tuple[int, int]:
-        left = start
-        while left > 0 and not _CLAUSE_END.match(text[left - 1]):
-            left -= 1
-        match = _CLAUSE_END.search(text, end)
-        return left, match.start() if match else len(text)
+    def _clause(text: str, start: int, end: int, stops: list[int] | None = None) -> tuple[int, int]:
+        """The clause around ``text[start:end]``: from after the previous clause end to the next one.
+
+        ``stops`` (the positions of every clause end in ``text``, ascending) saves re-scanning the text.
+        """
+        if stops is None:
+            stops = [m.start() for m in _CLAUSE_END.finditer(text)]
+        before = bisect.bisect_left(stops, start)  # stops[before - 1] < start
+        left = stops[before - 1] + 1 if before else 0
+        after = bisect.bisect_left(stops, end)
+        return left, stops[after] if after < len(stops) else len(text)
 
     @staticmethod
     def _loss_near_amount(text: str, start: int, end: int, words: re.Pattern, width: int = 12) -> bool:
@@ -208,40 +323,53 @@ class EscalationRules:
             if value >= self.amount_threshold:
                 yield m
 
+    def _candidates(self, text: str):
+        """(rule, pattern indexes worth running) in rule-table order; an amount rule comes with no indexes."""
+        starts = set(text)
+        starts.update(map(operator.add, text, text[1:]))  # every 1- and 2-character string of the text
+        hits = sorted(set(itertools.chain(self._always, *map(self._by_prefix.__getitem__,
+                                                             starts & self._by_prefix.keys()))))
+        for r, group in itertools.groupby(hits, key=operator.itemgetter(0)):
+            yield self.rules[r], [k for _, k in group if k >= 0]
+
+    def _accepts(self, rule: _Rule, m: re.Match, text: str, stops: list[int]) -> bool:
+        """Whether a match of the rule's pattern passes the rule's negation, speaker, context and count checks."""
+        start, end = m.span()
+        c_start, c_end = self._clause(text, start, end, stops)
+        clause = text[c_start:c_end]
+        if rule.negatable and self._negated(text, start, end, c_start):
+            return False
+        if rule.customer_only and self._by_other_party(text, start, end, clause):
+            return False
+        if rule.context is not None and not rule.context.search(clause):
+            return False
+        if rule.exclude is not None and rule.exclude.search(clause):
+            return False
+        if rule.amount and not self._loss_near_amount(text, start, end, rule.near or self._loss):
+            return False
+        if rule.count == "group":
+            number = re.match(r"[0-9一二两三四五六七八九十百几]+", m.group(0))
+            if number is not None:  # group words without a number ("集体维权") count as the rule's level
+                value = parse_chinese_number(number.group(0))
+                if value is None or not rule.min_count <= value <= rule.max_count:
+                    return False
+        return True
+
     def find(self, text: str) -> list["Signal"]:
         """Every signal in a normalised text, in rule-table order."""
         found = []
-        for rule in self.rules:
+        stops = [m.start() for m in _CLAUSE_END.finditer(text)]
+        for rule, patterns in self._candidates(text):
             if rule.needs is not None and not rule.needs.search(text):
                 continue
-            taken: list[tuple[int, int]] = []  # spans this rule already reported (overlaps are one signal)
             if rule.amount:  # with explicit context words, a bare number ("共还款51946") counts too
                 matches = self._amounts(text, require_unit=rule.near is None)
             else:
-                matches = (m for p in rule.patterns for m in p.finditer(text))
+                matches = (m for k in patterns for m in rule.patterns[k].finditer(text))
+            taken: list[tuple[int, int]] = []  # spans this rule already reported (overlaps are one signal)
             for m in matches:
                 start, end = m.span()
-                c_start, c_end = self._clause(text, start, end)
-                clause = text[c_start:c_end]
-                if rule.negatable and self._negated(text, start, end, c_start):
-                    continue
-                if rule.customer_only and self._by_other_party(text, start, end, clause):
-                    continue
-                if rule.context is not None and not rule.context.search(clause):
-                    continue
-                if rule.exclude is not None and rule.exclude.search(clause):
-                    continue
-                if rule.amount and not self._loss_near_amount(text, start, end, rule.near or self._loss):
-                    continue
-                if rule.count == "group":
-                    number = re.match(r"[0-9一二两三四五六七八九十百几]+", m.group(0))
-                    if number is None:  # group words without a number ("集体维权") count as the rule's level
-                        pass
-                    else:
-                        value = parse_chinese_number(number.group(0))
-                        if value is None or not rule.min_count <= value <= rule.max_count:
-                            continue
-                if any(start < b and a < end for a, b in taken):
+                if any(start < b and a < end for a, b in taken) or not self._accepts(rule, m, text, stops):
                     continue
                 taken.append((start, end))
                 found.append(Signal(rule.id, rule.level, rule.description, start, end, m.group(0)))

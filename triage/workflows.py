@@ -273,7 +273,7 @@ def build_classifier(config: TrainConfig, labelled: LabelledData, train_data: La
             taxonomy.check_labels(target, [None if is_missing(v) else str(v).strip() for v in labels],
                                   where=", ".join(labelled.sources))
     aliases = read_aliases(_resource_path("institutions.tsv", config.aliases)) if config.aliases is not None else None
-    segmenter = Segmenter(user_dict=seg.user_dict, stop_words=seg.stop_words, hmm=seg.hmm)
+    segmenter = Segmenter(user_dict=seg.user_dict, stop_words=seg.stop_words, hmm=seg.hmm, backend=seg.backend)
     features, classifier, search_report = config.features, config.classifier, None
     if config.search:
         features, classifier, search_report = search(

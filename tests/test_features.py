@@ -1,0 +1,43 @@
+"""The compiled (vectorised) transform equals scikit-learn's on any text."""
+
+import json
+
+import numpy as np
+import pytest
+
+from triage import FeatureConfig
+from triage.features import CompiledVectorizer, build_vectorizer
+from triage.resources import corpora_dir
+from triage.segment import Segmenter
+
+EDGE_CASES = [
+    "", "a", "ab", " ", "  x  y ", "信用卡\t\t年费\n\n太贵", "😡😡😡 垃圾平台", "𠀀𠀁𠀂生僻字", "哈哈哈哈哈哈",
+    "客户来电反映信用卡年费被扣300元", "[手机号]打了十几个电话", "\x00\x01控制字符", "abc abc abc",
+]
+
+
+def _texts(n=400):
+    with open(corpora_dir() / "complaints.train.jsonl", encoding="utf-8") as f:
+        return [json.loads(line)["text"] for line, _ in zip(f, range(n))]
+
+
+@pytest.mark.parametrize("config", [
+    FeatureConfig(),
+    FeatureConfig(word_ngram=(1, 1), char_ngram=(2, 3), sublinear_tf=False, char_min_df=1, word_weight=0.5),
+    FeatureConfig(word_ngram=(2, 2), char_ngram=(1, 1), max_char_features=50, max_word_features=300),
+], ids=["default", "unigrams-plain-tf", "bigrams-only-small"])
+def test_compiled_transform_equals_scikit_learn(config):
+    texts = _texts()
+    vectorizer = build_vectorizer(config, Segmenter(stop_words=None)).fit(texts[:300])
+    unseen = texts[300:] + EDGE_CASES  # words and characters the vocabulary has never seen
+    expected = vectorizer.transform(unseen).tocsr()
+    got = CompiledVectorizer(vectorizer).transform(unseen)
+    assert got.shape == expected.shape and got.dtype == np.float32
+    assert abs(got - expected).max() < 1e-6
+    assert np.array_equal(got.indptr, expected.indptr)
+
+
+def test_settings_it_does_not_cover_are_refused_so_the_model_falls_back():
+    vectorizer = build_vectorizer(FeatureConfig(char_ngram=(1, 4), char_min_df=1), Segmenter()).fit(_texts(50))
+    with pytest.raises(ValueError, match="up to 3"):
+        CompiledVectorizer(vectorizer)
