@@ -89,7 +89,7 @@ def test_train_evaluate_info(runner, tmp_path):
     assert result.exit_code == 0, result.output
     assert (report / "metrics.json").is_file() and (report / "report.md").is_file()
     result = runner.invoke(main, ["info", str(out)])
-    assert result.exit_code == 0 and "product (3 labels)" in result.output and "model.joblib" in result.output
+    assert result.exit_code == 0 and "product (3 labels)" in result.output and "model.pickle.gz" in result.output
 
 
 def test_train_refuses_test_size_with_eval_data(runner, tmp_path):

@@ -36,7 +36,7 @@ def test_manifest_records_provenance():
     assert m["training_data"]["sources"] == ["complaints.train.jsonl"]
     assert m["taxonomy"]["name"] == "triage-default"
     assert "legal_threat" in m["escalation_rules"]["rules"]
-    assert set(m["files"]) >= {"model.joblib", "resources/userdict.txt", "resources/escalation_rules.toml",
+    assert set(m["files"]) >= {"model.pickle.gz", "resources/userdict.txt", "resources/escalation_rules.toml",
                               "resources/institutions.tsv", "resources/taxonomy.json"}
     for target in ("category", "severity", "root_cause"):
         assert m["metrics"]["targets"][target]["accuracy"] > 0.5

@@ -20,13 +20,13 @@ def model_copy(tiny_model_dir, tmp_path):
 
 def test_directory_contents(tiny_model_dir):
     names = {p.relative_to(tiny_model_dir).as_posix() for p in tiny_model_dir.rglob("*") if p.is_file()}
-    assert names == {"manifest.json", "model.joblib", "MODEL_CARD.md", "resources/userdict.txt", "resources/stopwords.txt",
+    assert names == {"manifest.json", "model.pickle.gz", "MODEL_CARD.md", "resources/userdict.txt", "resources/stopwords.txt",
                      "resources/institutions.tsv"}
 
 
 def test_manifest_records_what_a_user_needs(tiny_model_dir):
     m = read_manifest(tiny_model_dir)
-    assert m["format_version"] == 1
+    assert m["format_version"] == 2
     assert {"triage", "scikit-learn", "jieba", "numpy", "python"} <= set(m["versions"])
     assert m["targets"]["product"] == ["card", "insurance", "loan"]
     assert m["config"]["text_column"] == "text"
@@ -45,14 +45,14 @@ def test_save_load_predicts_identically(tiny_model_dir, tiny_model, tmp_path):
 
 
 def test_tampered_artifact_refused_before_unpickling(model_copy, monkeypatch):
-    with open(model_copy / "model.joblib", "ab") as f:
+    with open(model_copy / "model.pickle.gz", "ab") as f:
         f.write(b"tampered")
-    import joblib
+    import triage.persist
 
     def never(*a, **k):
         raise AssertionError("unpickled a file whose hash did not match")
 
-    monkeypatch.setattr(joblib, "load", never)
+    monkeypatch.setattr(triage.persist, "_unpickle", never)
     with pytest.raises(ModelIntegrityError, match="does not match the SHA-256"):
         load_model(model_copy)
 
@@ -118,3 +118,17 @@ def test_load_default_model_without_arguments():
     model = triage.load_model()
     assert set(model.target_names) >= {"category", "severity", "root_cause"}
     assert model.predict_one("信用卡被自动分期收了手续费").targets["category"].label
+
+
+def test_format_1_directories_written_with_joblib_still_load(model_copy, tiny_model):
+    import joblib
+
+    (model_copy / "model.pickle.gz").unlink()
+    joblib.dump(tiny_model, model_copy / "model.joblib", compress=3)
+    m = json.loads((model_copy / "manifest.json").read_text(encoding="utf-8"))
+    m["format_version"] = 1
+    del m["files"]["model.pickle.gz"]
+    m["files"]["model.joblib"] = sha256_file(model_copy / "model.joblib")
+    (model_copy / "manifest.json").write_text(json.dumps(m), encoding="utf-8")
+    old = load_model(model_copy)
+    assert [p.to_dict() for p in old.predict(TEXTS)] == [p.to_dict() for p in tiny_model.predict(TEXTS)]

@@ -26,6 +26,7 @@ from .checkpoint import Checkpoint, input_signature
 from .exceptions import InputError
 from .io import check_columns, detect_format, open_table, open_writer
 from .labeller import Labeller, default_jobs, output_columns, prediction_row
+from .persist import ARTIFACTS
 
 __all__ = ["label_file", "LabelSummary", "output_columns", "default_output_path", "prediction_row",
            "JobInterrupted"]
@@ -90,8 +91,9 @@ def default_output_path(input_path: str | os.PathLike) -> Path:
 def model_fingerprint(model) -> str:
     """What identifies a model for a checkpoint: its saved artefact's SHA-256, else a hash of its pickle."""
     manifest = getattr(model, "manifest_", None)
-    if manifest and manifest.get("files", {}).get("model.joblib"):
-        return manifest["files"]["model.joblib"]
+    artifact = ARTIFACTS.get(manifest.get("format_version")) if manifest else None
+    if artifact and manifest.get("files", {}).get(artifact):
+        return manifest["files"][artifact]
     return hashlib.sha256(pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)).hexdigest()
 
 

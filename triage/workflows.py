@@ -247,7 +247,7 @@ def model_card(result: TrainResult, config: TrainConfig, *, title: str = "triage
         "",
         "- Trained on the data above only: other products, channels or writing styles may be labelled worse.",
         "- Probabilities are calibrated on out-of-fold training predictions; re-check calibration on your own data.",
-        "- Loading a model directory unpickles `model.joblib`: load only model directories you trust.",
+        "- Loading a model directory unpickles `model.pickle.gz`: load only model directories you trust.",
     ]
     if notes:
         lines += ["", notes.strip()]
