@@ -3,8 +3,9 @@
 Usage: python bench/bench_memory.py [--rows N] [--jobs J] [--model DIR]
 Builds an N-row CSV (id, text) from the real financial complaints of ../shared/data/heimao_fin_complaints
 (repeated to reach N rows), runs `triage label` on it in a new process, and samples the resident memory (RSS) of
-that process and its worker processes every 0.1 s from /proc (Linux). Reports the peak of the whole process tree,
-the peak of the main process, the time taken, and rows/s; also the same for N/10 rows, so that one can see that the
+that process and its worker processes every 0.1 s from /proc (Linux). Reports the peak of the whole process tree
+(as PSS, which counts pages the forked workers share once, and as summed RSS, which counts them in every process),
+the peak RSS of the main process, the time taken, and rows/s; also the same for N/10 rows, so that one can see that the
 peak does not grow with the number of rows. Writes bench/results/memory.json.
 """
 
@@ -24,15 +25,24 @@ sys.path.insert(0, str(Path(__file__).parent))
 import shared_data  # noqa: E402
 
 
-def _rss_kb(pid: int) -> int:
+def _read_kb(path: str, field: str) -> int:
     try:
-        with open(f"/proc/{pid}/status", encoding="ascii") as f:
+        with open(path, encoding="ascii") as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field):
                     return int(line.split()[1])
     except OSError:
         pass
     return 0
+
+
+def _rss_kb(pid: int) -> int:
+    return _read_kb(f"/proc/{pid}/status", "VmRSS:")
+
+
+def _pss_kb(pid: int) -> int:
+    """Proportional set size: pages shared by the forked workers counted once overall, not once per process."""
+    return _read_kb(f"/proc/{pid}/smaps_rollup", "Pss:")
 
 
 def _children(pid: int) -> list[int]:
@@ -72,18 +82,21 @@ def run(src: Path, out: Path, jobs: int, model: str | None) -> dict:
         command += ["--model", model]
     start = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    peak_tree = peak_main = 0
+    peak_tree = peak_pss = peak_main = 0
     while process.poll() is None:
         pids = _tree(process.pid)
         peak_tree = max(peak_tree, sum(_rss_kb(p) for p in pids))
+        peak_pss = max(peak_pss, sum(_pss_kb(p) for p in pids))
         peak_main = max(peak_main, _rss_kb(process.pid))
         time.sleep(0.1)
     seconds = time.perf_counter() - start
     err = process.stderr.read().decode()
     if process.returncode != 0:
         raise SystemExit(f"triage label failed:\n{err}")
-    return {"seconds": round(seconds, 1), "peak_rss_mb_all_processes": round(peak_tree / 1024),
-            "peak_rss_mb_main_process": round(peak_main / 1024), "summary": err.strip().splitlines()[0]}
+    summary = [line for line in err.splitlines() if line.startswith("Labelled")]
+    return {"seconds": round(seconds, 1), "peak_pss_mb_all_processes": round(peak_pss / 1024),
+            "peak_rss_mb_all_processes_summed": round(peak_tree / 1024),
+            "peak_rss_mb_main_process": round(peak_main / 1024), "summary": summary[0] if summary else ""}
 
 
 def main() -> None:
@@ -107,7 +120,7 @@ def main() -> None:
         result["runs"].append(figures)
         src.unlink()
         (folder / f"out_{rows}.csv").unlink()
-    out = Path(__file__).parent / "results" / "memory.json"
+    out = Path(__file__).parent / "results" / f"memory_jobs{args.jobs}.json"
     out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"wrote {out}")
 
