@@ -121,14 +121,13 @@ class _Counts:
                 "distribution": {t: dict(c.most_common()) for t, c in self.labels.items()}}
 
 
-def _job_identity(input_path, model, text_column, out_format, encoding, sheet, excel_bom, chunk_size) -> dict:
+def _job_identity(input_path, model, text_column, out_format, encoding, sheet, excel_bom) -> dict:
     return {
         "version": CHECKPOINT_VERSION,
         "input": input_signature(input_path),
         "model": model_fingerprint(model),
         "options": {"text_column": text_column, "format": out_format, "encoding": encoding, "sheet": sheet,
                     "excel_bom": excel_bom},
-        "chunk_size": chunk_size,
     }
 
 
@@ -181,7 +180,7 @@ def label_file(
     partial = output_path.with_name(output_path.name + ".partial")
     checkpoint = Checkpoint(partial.with_name(partial.name + ".json"))
     saved = _prepare_outputs(output_path, partial, checkpoint, overwrite=overwrite, resume=resume)
-    identity = _job_identity(input_path, model, text_column, out_format, encoding, sheet, excel_bom, chunk_size)
+    identity = _job_identity(input_path, model, text_column, out_format, encoding, sheet, excel_bom)
     if saved is not None:
         _check_resumable(saved, identity, checkpoint)
     jobs = default_jobs() if jobs is None else max(1, int(jobs))

@@ -279,14 +279,6 @@ class _TargetClassifier:
             out["medium"] = out["high"]
         return out
 
-    def level(self, probability: float) -> str:
-        high, medium = self.thresholds_["high"], self.thresholds_["medium"]
-        if high is not None and probability >= high:
-            return "high"
-        if medium is not None and probability >= medium:
-            return "medium"
-        return "low"
-
     def predict_proba(self, X) -> np.ndarray:
         return _softmax(self._scores(self.svc_, X, self.classes_), self.temperature_)
 

@@ -278,13 +278,11 @@ class EscalationRules:
 
     # -- matching --------------------------------------------------------------
     @staticmethod
-    def _clause(text: str, start: int, end: int, stops: list[int] | None = None) -> tuple[int, int]:
+    def _clause(text: str, start: int, end: int, stops: list[int]) -> tuple[int, int]:
         """The clause around ``text[start:end]``: from after the previous clause end to the next one.
 
-        ``stops`` (the positions of every clause end in ``text``, ascending) saves re-scanning the text.
+        ``stops`` holds the positions of every clause end in ``text``, ascending (found once per text).
         """
-        if stops is None:
-            stops = [m.start() for m in _CLAUSE_END.finditer(text)]
         before = bisect.bisect_left(stops, start)  # stops[before - 1] < start
         left = stops[before - 1] + 1 if before else 0
         after = bisect.bisect_left(stops, end)
