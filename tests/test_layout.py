@@ -65,3 +65,15 @@ def test_importing_triage_is_quiet():
         "assert (logging.root.handlers, list(warnings.filters)) == before"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_loading_and_predicting_import_neither_scikit_learn_nor_scipy():
+    # Importing scikit-learn alone takes about 2 s: a cold `triage predict` must not pay for it.
+    code = (
+        "import sys, triage;"
+        "p = triage.load_model().predict_one('信用卡年费没通知就扣了，要求退还');"
+        "assert p.labels['category'], p;"
+        "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'sklearn', 'scipy', 'jieba', 'joblib'});"
+        "assert not heavy, f'loading and predicting imported {heavy}'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -16,7 +16,6 @@ from dataclasses import replace
 from typing import Any, Sequence
 
 import numpy as np
-from sklearn.model_selection import KFold, StratifiedKFold
 
 from .config import FeatureConfig, TrainConfig
 from .exceptions import InputError
@@ -41,6 +40,8 @@ def _splitter(labelled: LabelledData, folds: int, seed: int):
         raise InputError(f"--cv needs between 2 and {len(labelled)} folds for {len(labelled)} rows, got {folds}.")
     first = np.array(["" if is_missing(v) else str(v) for v in next(iter(labelled.labels.values()))], dtype=object)
     counts = np.unique(first, return_counts=True)[1]
+    from sklearn.model_selection import KFold, StratifiedKFold  # imported here: `import triage` stays light
+
     if counts.min() >= folds:
         return StratifiedKFold(folds, shuffle=True, random_state=seed).split(first, first)
     return KFold(folds, shuffle=True, random_state=seed).split(first)
@@ -148,7 +149,7 @@ def suggest(model, texts: Sequence[str], *, n: int = 50, pool: int = 10) -> list
     if not readable:
         return []
     X = model._transform([prepared[i] for i in readable])
-    probas = model._probabilities(X)
+    probas = model._probabilities([prepared[i] for i in readable])
     uncertainty = np.mean([1.0 - p.max(axis=1) for p in probas.values()], axis=0)
     candidates = np.argsort(-uncertainty, kind="stable")[: pool * n]
     Xc = X[candidates]

@@ -15,18 +15,23 @@ from __future__ import annotations
 import itertools
 import re
 
-import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.pipeline import FeatureUnion
+from typing import TYPE_CHECKING
 
+import numpy as np
 from .config import FeatureConfig
 from .segment import Segmenter
+
+if TYPE_CHECKING:
+    from sklearn.pipeline import FeatureUnion
 
 __all__ = ["build_vectorizer", "feature_names", "CompiledVectorizer"]
 
 
 def build_vectorizer(config: FeatureConfig, segmenter: Segmenter) -> FeatureUnion:
     """An unfitted vectoriser: TF-IDF word n-grams (``word__``) and character n-grams (``char__``)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer  # fitting only: the compiled form needs neither
+    from sklearn.pipeline import FeatureUnion
+
     words = TfidfVectorizer(
         tokenizer=segmenter.cut,
         token_pattern=None,
@@ -49,12 +54,19 @@ def build_vectorizer(config: FeatureConfig, segmenter: Segmenter) -> FeatureUnio
     return FeatureUnion([("word", words), ("char", chars)], transformer_weights={"word": config.word_weight})
 
 
-def feature_names(vectorizer: FeatureUnion) -> list[str]:
-    """Readable names: ``词:提前 还款`` for word n-grams, ``字:违约`` for character n-grams."""
+def feature_names(vectorizer) -> list[str]:
+    """Readable names: ``词:提前 还款`` for word n-grams, ``字:违约`` for character n-grams.
+
+    Works on a fitted :func:`build_vectorizer` and on its :class:`CompiledVectorizer`.
+    """
+    if isinstance(vectorizer, CompiledVectorizer):
+        parts = [(part["name"], part["terms"]) for part in vectorizer.parts]
+    else:
+        parts = [(name, part.get_feature_names_out()) for name, part in vectorizer.transformer_list]
     names = []
-    for name, part in vectorizer.transformer_list:
+    for name, terms in parts:
         prefix = "词" if name == "word" else "字"
-        names.extend(f"{prefix}:{term}" for term in part.get_feature_names_out())
+        names.extend(f"{prefix}:{term}" for term in terms)
     return names
 
 
@@ -205,7 +217,12 @@ class CompiledVectorizer:
                 grams = _CharPart(part.vocabulary_, part.ngram_range)
             else:
                 grams = _WordPart(part.vocabulary_, part.ngram_range, part.tokenizer)
+            terms = [""] * len(part.vocabulary_)
+            for term, index in part.vocabulary_.items():
+                terms[index] = term
             self.parts.append({
+                "name": name,
+                "terms": terms,  # feature names, for explanations
                 "grams": grams,
                 "idf": part.idf_.astype(np.float64),
                 "sublinear": part.sublinear_tf,
@@ -216,28 +233,47 @@ class CompiledVectorizer:
             offset += len(part.vocabulary_)
         self.n_features = offset
 
+    def _entries(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The TF-IDF matrix of ``texts`` in CSR parts (indptr, columns, float64 values), numpy only."""
+        found = [part["grams"].features(texts) for part in self.parts]
+        rows = np.concatenate([r for r, _ in found])
+        cols = np.concatenate([f + part["offset"] for part, (_, f) in zip(self.parts, found)])
+        keys, counts = np.unique(rows * self.n_features + cols, return_counts=True)  # sorted by row, then column
+        rows, cols = np.divmod(keys, self.n_features)
+        values = counts.astype(np.float64)
+        for p, part in enumerate(self.parts):
+            end = self.parts[p + 1]["offset"] if p + 1 < len(self.parts) else self.n_features
+            mine = (cols >= part["offset"]) & (cols < end)
+            tf = values[mine]
+            if part["sublinear"]:
+                tf = np.log(tf) + 1.0
+            tf *= part["idf"][cols[mine] - part["offset"]]
+            if part["norm"] == "l2":
+                norms = np.sqrt(np.bincount(rows[mine], weights=tf * tf, minlength=len(texts)))
+                tf /= norms[rows[mine]]
+            values[mine] = tf * part["weight"]
+        indptr = np.zeros(len(texts) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rows, minlength=len(texts)), out=indptr[1:])
+        return indptr, cols, values
+
     def transform(self, texts: list[str]):
         """A CSR matrix (float32) equal to the fitted vectoriser's ``transform(texts)``."""
         from scipy.sparse import csr_matrix
 
-        found = [part["grams"].features(texts) for part in self.parts]
-        rows = np.concatenate([r for r, _ in found])
-        cols = np.concatenate([f + part["offset"] for part, (_, f) in zip(self.parts, found)])
-        # counting n-gram occurrences: scipy sums duplicate (row, column) entries while building rows
-        X = csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(texts), self.n_features))
-        X.sum_duplicates()
-        nnz_rows = np.repeat(np.arange(len(texts)), np.diff(X.indptr))
-        values = X.data
-        for p, part in enumerate(self.parts):
-            end = self.parts[p + 1]["offset"] if p + 1 < len(self.parts) else self.n_features
-            mine = (X.indices >= part["offset"]) & (X.indices < end)
-            tf = values[mine]
-            if part["sublinear"]:
-                tf = np.log(tf) + 1.0
-            tf *= part["idf"][X.indices[mine] - part["offset"]]
-            if part["norm"] == "l2":
-                norms = np.sqrt(np.bincount(nnz_rows[mine], weights=tf * tf, minlength=len(texts)))
-                tf /= norms[nnz_rows[mine]]
-            values[mine] = tf * part["weight"]
-        X.data = values.astype(np.float32)
-        return X
+        indptr, cols, values = self._entries(texts)
+        return csr_matrix((values.astype(np.float32), cols, indptr), shape=(len(texts), self.n_features))
+
+    def scores(self, texts: list[str], weights: np.ndarray, block: int = 256) -> np.ndarray:
+        """``transform(texts) @ weights`` without building a sparse matrix (and without importing scipy).
+
+        Texts go in blocks of ``block`` so that the gathered weight rows stay small.
+        """
+        out = np.zeros((len(texts), weights.shape[1]), dtype=np.float64)
+        for start in range(0, len(texts), block):
+            indptr, cols, values = self._entries(texts[start:start + block])
+            if len(cols) == 0:
+                continue
+            contributions = weights[cols] * values.astype(weights.dtype)[:, None]
+            filled = np.flatnonzero(np.diff(indptr))
+            out[start + filled] = np.add.reduceat(contributions, indptr[filled], axis=0)
+        return out

@@ -24,10 +24,6 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 import numpy as np
-from sklearn.base import BaseEstimator
-from sklearn.exceptions import NotFittedError
-from sklearn.model_selection import KFold, StratifiedKFold
-from sklearn.svm import LinearSVC
 
 from .config import ClassifierConfig, ConfidenceConfig, FeatureConfig
 from .exceptions import InputError
@@ -186,12 +182,38 @@ def prediction_columns(prediction: Prediction) -> dict[str, Any]:
     return row
 
 
+def _compiled(vectorizer):
+    """The fitted vectoriser in compiled form (which needs no scikit-learn to load or run), where it covers it."""
+    if isinstance(vectorizer, CompiledVectorizer):
+        return vectorizer
+    try:
+        return CompiledVectorizer(vectorizer)
+    except ValueError as e:  # settings the compiled path does not cover: scikit-learn's own transform
+        logger.info("Using scikit-learn's transform: %s", e)
+        return vectorizer
+
+
 def _softmax(scores: np.ndarray, temperature: float) -> np.ndarray:
     z = scores / temperature
     z = z - z.max(axis=1, keepdims=True)
     np.exp(z, out=z)
     z /= z.sum(axis=1, keepdims=True)
     return z
+
+
+class _LinearScores:
+    """A fitted linear model's weights and decision function, kept without scikit-learn's estimator object.
+
+    ``decision_function`` matches ``LinearSVC.decision_function``: one column per
+    class, or a single column (for ``classes[1]``) with two classes.
+    """
+
+    def __init__(self, coef: np.ndarray, intercept: np.ndarray, classes: np.ndarray):
+        self.coef_, self.intercept_, self.classes_ = coef, np.asarray(intercept), classes
+
+    def decision_function(self, X) -> np.ndarray:
+        scores = np.asarray(X @ self.coef_.T, dtype=np.float64) + self.intercept_
+        return scores.ravel() if scores.shape[1] == 1 else scores
 
 
 class _TargetClassifier:
@@ -202,10 +224,12 @@ class _TargetClassifier:
         self.confidence = confidence
         self.seed = seed
 
-    def _new_svc(self) -> LinearSVC:
+    def _new_svc(self):
+        from sklearn.svm import LinearSVC  # training only: loading and predicting never import scikit-learn
+
         return LinearSVC(C=self.config.C, class_weight=self.config.class_weight, random_state=self.seed)
 
-    def _scores(self, svc: LinearSVC, X, classes: np.ndarray) -> np.ndarray:
+    def _scores(self, svc, X, classes: np.ndarray) -> np.ndarray:
         raw = svc.decision_function(X)
         if raw.ndim == 1:
             raw = np.column_stack([np.zeros_like(raw), raw])
@@ -216,6 +240,8 @@ class _TargetClassifier:
         return full
 
     def _out_of_fold(self, X, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        from sklearn.model_selection import KFold, StratifiedKFold
+
         counts = np.unique(y, return_counts=True)[1]
         folds = self.config.calibration_folds
         if counts.min() >= folds:
@@ -238,9 +264,9 @@ class _TargetClassifier:
         self.temperature_ = self._fit_temperature(oof_scores, oof_y)
         proba = _softmax(oof_scores, self.temperature_) if len(oof_y) else np.empty((0, len(self.classes_)))
         self.thresholds_ = self._learn_thresholds(proba, oof_y)
-        self.svc_ = self._new_svc().fit(X, y)
+        svc = self._new_svc().fit(X, y)
         # float32 weights halve the model's size and memory; predictions are unaffected at this precision
-        self.svc_.coef_ = self.svc_.coef_.astype(np.float32)
+        self.svc_ = _LinearScores(svc.coef_.astype(np.float32), svc.intercept_, svc.classes_)
         return self
 
     def _fit_temperature(self, scores: np.ndarray, y: np.ndarray) -> float:
@@ -289,7 +315,7 @@ class _TargetClassifier:
         return coef[label_index]
 
 
-class ComplaintClassifier(BaseEstimator):
+class ComplaintClassifier:
     """Multi-target text classifier for complaints.
 
     Parameters
@@ -331,6 +357,24 @@ class ComplaintClassifier(BaseEstimator):
         self.rules = rules
         self.aliases = aliases
         self.seed = seed
+
+    _PARAMETERS = ("segmenter", "features", "classifier", "confidence", "taxonomy", "rules", "aliases", "seed")
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The constructor's parameters (scikit-learn's estimator protocol, so ``sklearn.clone`` works)."""
+        return {name: getattr(self, name, None) for name in self._PARAMETERS}
+
+    def set_params(self, **params) -> "ComplaintClassifier":
+        unknown = set(params) - set(self._PARAMETERS)
+        if unknown:
+            raise InputError(f"Unknown parameter(s) {sorted(unknown)}; valid: {', '.join(self._PARAMETERS)}.")
+        for name, value in params.items():
+            setattr(self, name, value)
+        return self
+
+    def __repr__(self) -> str:
+        fitted = f"targets={list(self.targets_)}" if hasattr(self, "targets_") else "not fitted"
+        return f"ComplaintClassifier({fitted}, seed={self.seed})"
 
     # -- fitting ---------------------------------------------------------------
     def fit(self, texts: Sequence[str], targets: Mapping[str, Sequence[Any]]) -> "ComplaintClassifier":
@@ -375,10 +419,13 @@ class ComplaintClassifier(BaseEstimator):
             self.small_classes_[name] = small
             model = _TargetClassifier(self.classifier, self.confidence, self.seed)
             self.targets_[name] = model.fit(X[np.flatnonzero(keep)], y.astype(str))
+        self.vectorizer_ = _compiled(self.vectorizer_)
         return self
 
     def _check_fitted(self):
         if not hasattr(self, "targets_"):
+            from sklearn.exceptions import NotFittedError  # the error scikit-learn users catch
+
             raise NotFittedError("This ComplaintClassifier is not fitted yet; call fit() or load a model directory.")
 
     @property
@@ -450,27 +497,25 @@ class ComplaintClassifier(BaseEstimator):
                 slices[name] = slice(start, start + coef.shape[0])
                 start += coef.shape[0]
             weights = np.ascontiguousarray(np.vstack(blocks).T)
-            try:
-                vectorizer = CompiledVectorizer(self.vectorizer_)
-            except ValueError as e:  # settings the compiled path does not cover: scikit-learn's own transform
-                logger.info("Using scikit-learn's transform: %s", e)
-                vectorizer = self.vectorizer_
-            fast = self._fast_ = (vectorizer, weights, np.concatenate(intercepts), slices)
+            fast = self._fast_ = (_compiled(self.vectorizer_), weights, np.concatenate(intercepts), slices)
         return fast
 
     def _transform(self, prepared: list[str]):
         return self._fast()[0].transform(prepared).tocsr()
 
-    def _probabilities(self, X) -> dict[str, np.ndarray]:
-        _, weights, intercepts, slices = self._fast()
-        scores = np.asarray(X @ weights, dtype=np.float64) + intercepts
+    def _probabilities(self, prepared: list[str]) -> dict[str, np.ndarray]:
+        vectorizer, weights, intercepts, slices = self._fast()
+        if isinstance(vectorizer, CompiledVectorizer):
+            scores = vectorizer.scores(prepared, weights) + intercepts
+        else:
+            scores = np.asarray(vectorizer.transform(prepared) @ weights, dtype=np.float64) + intercepts
         return {name: _softmax(scores[:, slices[name]], t.temperature_) for name, t in self.targets_.items()}
 
     def predict_proba(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
         """``{target: array (n_texts, n_classes)}`` of calibrated probabilities, columns in ``classes`` order."""
         self._check_fitted()
         prepared, _ = self._prepare(check_text_list(texts))
-        return self._probabilities(self._transform(prepared))
+        return self._probabilities(prepared)
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
         """Label a batch: a list of texts in, a list of :class:`Prediction` out (same order).
@@ -484,7 +529,7 @@ class ComplaintClassifier(BaseEstimator):
         readable = [i for i, t in enumerate(prepared) if t]
         probas = {}
         if readable:
-            probas = self._probabilities(self._transform([prepared[i] for i in readable]))
+            probas = self._probabilities([prepared[i] for i in readable])
         row_of = {i: k for k, i in enumerate(readable)}
         per_target = {name: self._target_predictions(name, probas[name]) if readable else []
                       for name in self.targets_}

@@ -13,8 +13,6 @@ from dataclasses import replace
 from typing import Any, Mapping, Sequence
 
 import numpy as np
-from sklearn.model_selection import KFold, StratifiedKFold
-from sklearn.svm import LinearSVC
 
 from .config import ClassifierConfig, FeatureConfig
 from .features import build_vectorizer
@@ -61,6 +59,9 @@ def search(
     """
     if len(texts) < MIN_ROWS:
         return features, classifier, {"skipped": f"fewer than {MIN_ROWS} rows"}
+    from sklearn.model_selection import KFold, StratifiedKFold  # imported here: `import triage` stays light
+    from sklearn.svm import LinearSVC
+
     normalizer = Normalizer(max_chars=features.max_chars, aliases=aliases)
     prepared = [normalizer(t) for t in texts]
     first = np.array(["" if is_missing(v) else str(v) for v in next(iter(targets.values()))], dtype=object)
