@@ -41,3 +41,13 @@ def test_settings_it_does_not_cover_are_refused_so_the_model_falls_back():
     vectorizer = build_vectorizer(FeatureConfig(char_ngram=(1, 4), char_min_df=1), Segmenter()).fit(_texts(50))
     with pytest.raises(ValueError, match="up to 3"):
         CompiledVectorizer(vectorizer)
+
+
+def test_small_batches_score_without_scipy_as_large_batches_do():
+    vectorizer = build_vectorizer(FeatureConfig(), Segmenter()).fit(_texts(300))
+    compiled = CompiledVectorizer(vectorizer)
+    weights = np.random.default_rng(0).normal(size=(compiled.n_features, 5)).astype(np.float32)
+    texts = _texts(340)[300:] + EDGE_CASES
+    batch = compiled.scores(texts, weights)  # sparse product
+    one_by_one = np.vstack([compiled.scores([t], weights) for t in texts])  # numpy alone
+    assert len(texts) > 32 and np.allclose(batch, one_by_one, rtol=0, atol=1e-12)

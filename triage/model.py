@@ -496,7 +496,7 @@ class ComplaintClassifier:
                 intercepts.append(intercept)
                 slices[name] = slice(start, start + coef.shape[0])
                 start += coef.shape[0]
-            weights = np.ascontiguousarray(np.vstack(blocks).T)
+            weights = np.ascontiguousarray(np.vstack(blocks).T, dtype=np.float64)  # summed in float64: see scores()
             fast = self._fast_ = (_compiled(self.vectorizer_), weights, np.concatenate(intercepts), slices)
         return fast
 
