@@ -44,6 +44,12 @@ def floor(rules, text):
         ("垃圾平台！！！", "SEV2"),
         ("征信上多了一条逾期记录", "SEV2"),
         ("客户来电反映网点排队时间长", None),
+        ("协商无果，实在没办法了，想打官司", "SEV3"),  # the customer's own intent, without a pronoun
+        ("当年在学校被业务员推销办了分期，利滚利", "SEV3"),  # a student's loss
+        ("学生没有收入，平台照样给学生放款，利息还高", "SEV3"),
+        ("之前没有用过这家消费金融公司的APP，征信上却突然有一条授信记录", "SEV3"),  # identity misuse
+        ("借了3万，分48期，一共要还6万多，利息太高", None),  # repaid total, not a disputed amount
+        ("一共多收了我6万元的利息和服务费", "SEV3"),  # the disputed interest itself
     ],
 )
 def test_rule_table_on_written_examples(rules, text, level):

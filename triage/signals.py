@@ -292,7 +292,7 @@ class EscalationRules:
     def _loss_near_amount(text: str, start: int, end: int, words: re.Pattern, width: int = 12) -> bool:
         """One of ``words`` within ``width`` characters of an amount, with no other number or sentence end between."""
         left = re.split(r"[0-9。！？!?]", text[max(0, start - width):start])[-1]
-        right = text[end:end + width]
+        right = re.split(r"[,;，；。！？!?]", text[end:end + width])[0]  # the next clause speaks of something else
         if re.search(r"[0-9]", right):  # a loss word between two amounts belongs to the later one
             right = ""
         return bool(words.search(left) or words.search(right))
