@@ -50,6 +50,12 @@ def floor(rules, text):
         ("之前没有用过这家消费金融公司的APP，征信上却突然有一条授信记录", "SEV3"),  # identity misuse
         ("借了3万，分48期，一共要还6万多，利息太高", None),  # repaid total, not a disputed amount
         ("一共多收了我6万元的利息和服务费", "SEV3"),  # the disputed interest itself
+        ("没有经过我同意就扣了会员费", "SEV2"),  # a pattern that begins with a negation is not cancelled by it
+        ("扣款前没有任何通知，直接划走了198元", None),  # the notice and the deduction are in different clauses
+        ("没有任何通知就从卡里划走了198元服务费", "SEV2"),
+        ("客服说不会未经同意扣款的", None),  # a negation before the match still cancels it
+        ("催收天天打电话骚扰，同事都知道了", "SEV2"),
+        ("逾期第二天就爆了我的个人信息", "SEV2"),
     ],
 )
 def test_rule_table_on_written_examples(rules, text, level):
@@ -144,3 +150,11 @@ def test_floor_raises_and_records_it(tmp_path):
     assert p["severity"].label == "SEV3" and p["severity"].raised_by_signals
     assert p.deadline is None or "decide_within_days" in p.deadline
     assert [s.rule for s in p.signals] == ["police"]
+
+
+def test_rule_table_pickled_before_leading_negations_still_loads(rules):
+    state = rules.__getstate__()
+    del state["_leading_negation"]
+    old = EscalationRules.__new__(EscalationRules)
+    old.__setstate__(state)
+    assert floor(old, "没有经过我同意就扣了会员费") == "SEV2"

@@ -180,6 +180,9 @@ def _pattern_prefixes(pattern: re.Pattern) -> frozenset[str] | None:
     return None if pattern.flags & re.IGNORECASE else _prefixes(pattern.pattern)
 
 
+_NEGATION_TAIL = r"[^，。！？；,.!?;]{0,4}$"  # a negation counts when at most this far before the keyword
+
+
 class EscalationRules:
     """A severity-floor rule table (see ``corpora/escalation_rules.toml``)."""
 
@@ -197,7 +200,8 @@ class EscalationRules:
             raise ConfigError(f"{source or 'rule table'}: model_alone_max {self.model_alone_max!r} is not one of {self.levels}.")
         self.deadlines = table.get("deadlines", {})
         try:
-            self._negation = re.compile(settings.get("negations", "(不会|没有|没)") + r"[^，。！？；,.!?;]{0,4}$")
+            self._negation = re.compile(settings.get("negations", "(不会|没有|没)") + _NEGATION_TAIL)
+            self._leading_negation = re.compile(settings.get("negations", "(不会|没有|没)"))
             self._other_party = re.compile(settings.get("other_party", "(催收|对方)"))
             self._threat = re.compile(settings.get("threat_verbs", "(威胁|恐吓)"))
             self._loss = re.compile(settings.get("loss_words", "(损失|被盗)"))
@@ -274,6 +278,8 @@ class EscalationRules:
 
     def __setstate__(self, state):
         self.__dict__.update(state)
+        if "_leading_negation" not in state:  # a rule table pickled before leading negations were told apart
+            self._leading_negation = re.compile(self._negation.pattern.removesuffix(_NEGATION_TAIL))
         self._index()
 
     # -- matching --------------------------------------------------------------
@@ -298,8 +304,12 @@ class EscalationRules:
         return bool(words.search(left) or words.search(right))
 
     def _negated(self, text: str, start: int, end: int, clause_start: int) -> bool:
-        """A negation shortly before the match's last two characters (its keyword), in the same clause."""
-        anchor = max(start, end - 2)
+        """A negation shortly before the match's last two characters (its keyword), in the same clause.
+
+        A match that itself begins with a negation ("未经同意", "没有任何通知") states the problem
+        with it: only a negation before the match cancels it.
+        """
+        anchor = start if self._leading_negation.match(text, start) else max(start, end - 2)
         window = text[max(clause_start, start - self.negation_window):anchor]
         return bool(self._negation.search(window))
 
