@@ -27,6 +27,7 @@ __all__ = [
     "ClassifierConfig",
     "ConfidenceConfig",
     "TrainConfig",
+    "check_multi_label",
 ]
 
 
@@ -204,6 +205,32 @@ class TrainConfig(_DictMixin):
             raise ConfigError(f"test_size must be a fraction in [0, 1), got {self.test_size!r}.")
         if not isinstance(self.seed, int):
             raise ConfigError(f"seed must be an integer, got {self.seed!r}.")
+
+
+def check_multi_label(value: Any) -> dict[str, str]:
+    """``{target: separator}`` checked and copied: names and separators must be non-empty strings.
+
+    >>> check_multi_label({"problem": ","})
+    {'problem': ','}
+    >>> check_multi_label(["problem"])
+    Traceback (most recent call last):
+    ...
+    triage.exceptions.ConfigError: multi_label must map each multi-label target to its separator, e.g. {'problem': ','}; got ['problem'].
+    """
+    if not isinstance(value, dict):
+        raise ConfigError(
+            "multi_label must map each multi-label target to its separator, e.g. {'problem': ','}; "
+            f"got {value!r}."
+        )
+    for target, sep in value.items():
+        if not isinstance(target, str) or not target:
+            raise ConfigError(f"multi_label keys must be target (column) names, got {target!r}.")
+        if not isinstance(sep, str) or not sep:
+            raise ConfigError(
+                f"The separator of multi-label target {target!r} must be a non-empty string such as ',', "
+                f"got {sep!r}."
+            )
+    return dict(value)
 
 
 _NESTED = {

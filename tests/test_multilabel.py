@@ -1,0 +1,245 @@
+"""Multi-label targets: a cell may hold several labels (e.g. the car complaint codes "H93,H15,")."""
+
+import itertools
+import logging
+import pickle
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from triage import ComplaintClassifier, FeatureConfig, InputError, TargetPrediction, TaxonomyError
+from triage.model import MIN_POSITIVES_TO_TUNE, THRESHOLD_BOUNDS, _best_f1_threshold, split_labels
+from triage.segment import Segmenter
+
+# Authored complaints about cars: four problems, each with six ways of saying it. A row names one or two of them,
+# so the label sets have a clear structure (a text about brakes and paint is labelled "brake,paint").
+PHRASES = {
+    "brake": ["刹车异响", "刹车失灵", "刹车片磨损太快", "制动距离变长", "刹车踏板发软", "刹车时方向盘抖动"],
+    "engine": ["发动机漏油", "发动机异响", "发动机抖动厉害", "机油消耗太大", "发动机故障灯亮", "发动机动力不足"],
+    "aircon": ["空调不制冷", "空调有异味", "空调出风口异响", "空调压缩机坏了", "空调制热效果差", "空调漏水"],
+    "paint": ["车漆起泡", "漆面脱落", "车身掉漆", "油漆色差明显", "漆面生锈", "车漆开裂"],
+}
+OPENINGS = ["新车", "买了半年", "刚提车", "开了两万公里", "保养后", "厂家不处理"]
+
+
+def _rows():
+    texts, cells = [], []
+    for label, phrases in PHRASES.items():
+        for k, phrase in enumerate(phrases):
+            texts.append(f"{OPENINGS[k]}{phrase}")
+            cells.append(f"{label},")  # the trailing separator of the real data
+    for (a, b) in itertools.combinations(PHRASES, 2):
+        for k in range(6):
+            texts.append(f"{OPENINGS[(k + 3) % 6]}{PHRASES[a][k]}，而且{PHRASES[b][(k + 2) % 6]}")
+            cells.append(f"{a}, {b}" if k % 2 else f"{b},{a},")  # order, spaces and trailing separator vary
+    return texts, cells
+
+
+TEXTS, CELLS = _rows()
+SEG = dict(segmenter=Segmenter(user_dict=None, stop_words=None), features=FeatureConfig(char_min_df=1))
+
+
+@pytest.fixture(scope="module")
+def model():
+    return ComplaintClassifier(**SEG, multi_label={"problem": ","}).fit(TEXTS, {"problem": CELLS})
+
+
+# -- cells ---------------------------------------------------------------------------
+@pytest.mark.parametrize("cell, expected", [
+    ("H93,H15,", ("H93", "H15")), (" H93 , H15 ,H93", ("H93", "H15")), (",", ()), ("", ()), (None, ()),
+    (float("nan"), ()), ("H1", ("H1",)),
+])
+def test_cells_are_split_stripped_and_deduplicated(cell, expected):
+    assert split_labels(cell, ",") == expected
+
+
+# -- fitting and predicting ------------------------------------------------------------
+def test_classes_are_the_distinct_labels(model):
+    assert model.classes["problem"] == ["aircon", "brake", "engine", "paint"]
+    assert model.separators == {"problem": ","}
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("开了一年刹车异响", {"brake"}),
+    ("空调不制冷", {"aircon"}),
+    ("刹车失灵，而且车漆起泡", {"brake", "paint"}),
+    ("发动机漏油，空调有异味", {"engine", "aircon"}),
+])
+def test_predicts_label_sets(model, text, expected):
+    t = model.predict_one(text)["problem"]
+    assert set(t.labels) == expected
+    assert t.label == ",".join(t.labels)
+
+
+def test_labels_come_most_probable_first_with_their_probabilities(model):
+    t = model.predict_one("刹车失灵，而且车漆起泡")["problem"]
+    probabilities = [p for _, p in t.alternatives]
+    assert probabilities == sorted(probabilities, reverse=True)
+    assert [lab for lab, _ in t.alternatives[: len(t.labels)]] == list(t.labels)
+    assert t.probability == min(t.label_probabilities.values())
+    assert len(t.alternatives) >= model.classifier.top_k
+    d = t.to_dict()
+    assert [x["label"] for x in d["labels"]] == list(t.labels) and d["label"] == t.label
+
+
+def test_probabilities_are_per_label(model):
+    proba = model.predict_proba(["刹车失灵，而且车漆起泡", "空调漏水"])["problem"]
+    assert proba.shape == (2, 4) and ((proba >= 0) & (proba <= 1)).all()
+    assert proba[0].sum() > 1.2  # two labels likely at once: they do not share one unit of probability
+
+
+def test_at_least_one_label_is_always_given(model):
+    for prediction in model.predict(["今天天气很好", "嗯", "12345"]):
+        assert len(prediction["problem"].labels) >= 1
+    strict = pickle.loads(pickle.dumps(model))
+    strict.targets_["problem"].label_thresholds_ = np.full(4, 1.1)  # nothing can pass: the most probable is given
+    for text in ["刹车失灵，而且车漆起泡", "空调漏水"]:
+        proba = strict.predict_proba([text])["problem"][0]
+        t = strict.predict_one(text)["problem"]
+        assert t.labels == (strict.classes["problem"][int(proba.argmax())],)
+
+
+def test_decision_thresholds_are_tuned_within_bounds(model):
+    t = model.targets_["problem"]
+    assert t.label_thresholds_.shape == (4,)
+    assert ((t.label_thresholds_ >= THRESHOLD_BOUNDS[0]) & (t.label_thresholds_ <= THRESHOLD_BOUNDS[1])).all()
+    slope, _ = t.sigmoid_
+    assert slope > 0  # a higher SVM score means a more probable label
+    assert set(t.thresholds_) == {"high", "medium"}
+
+
+def test_best_f1_threshold_on_a_fixed_example():
+    p = np.array([0.95, 0.8, 0.6, 0.55, 0.3, 0.2, 0.05])
+    y = np.array([1, 1, 0, 1, 0, 0, 0])
+    assert _best_f1_threshold(p, y) == pytest.approx(0.425)  # between 0.55 (a positive) and 0.3: F1 = 6/7
+    assert _best_f1_threshold(np.array([0.99, 0.98, 0.01]), np.array([1, 1, 0])) == pytest.approx(0.495)  # plateau: nearest 0.5
+    # F1 would be 1 with a threshold of 0.97, but thresholds stay within their bounds
+    assert _best_f1_threshold(np.array([0.99, 0.95, 0.5]), np.array([1, 0, 0])) <= THRESHOLD_BOUNDS[1]
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        t = _best_f1_threshold(rng.random(30), rng.integers(0, 2, 30))
+        assert THRESHOLD_BOUNDS[0] <= t <= THRESHOLD_BOUNDS[1]
+
+
+def test_labels_too_rare_to_tune_keep_the_default_threshold():
+    cells = list(CELLS)
+    rare = [i for i, c in enumerate(cells) if "paint" in c][: MIN_POSITIVES_TO_TUNE - 2]
+    cells = [c.replace("paint", "").strip(", ") + "," if "paint" in c and i not in rare else c
+             for i, c in enumerate(cells)]
+    cells = [c if c.strip(", ") else "" for c in cells]
+    model = ComplaintClassifier(**SEG, multi_label={"problem": ","}).fit(TEXTS, {"problem": cells})
+    t = model.targets_["problem"]
+    assert t.label_thresholds_[list(t.classes_).index("paint")] == 0.5
+
+
+def test_labels_seen_once_are_left_out_with_a_warning(caplog):
+    cells = list(CELLS)
+    cells[0] = "brake,lonely"
+    with caplog.at_level(logging.WARNING, logger="triage.model"):
+        model = ComplaintClassifier(**SEG, multi_label={"problem": ","}).fit(TEXTS, {"problem": cells})
+    assert "lonely" not in model.classes["problem"]
+    assert model.untrained_labels_["problem"] == {"lonely": 1}
+    assert "cannot be learned" in caplog.text and "lonely" in caplog.text
+
+
+def test_empty_cells_leave_rows_out_of_the_target():
+    cells = list(CELLS) + ["", None, ",", " , "]
+    texts = list(TEXTS) + ["刹车异响", "发动机漏油", "空调漏水", "车漆起泡"]
+    model = ComplaintClassifier(**SEG, multi_label={"problem": ","}).fit(texts, {"problem": cells})
+    assert model.classes["problem"] == ["aircon", "brake", "engine", "paint"]
+    # a label in every *labelled* row is still refused, however many unlabelled rows there are
+    with pytest.raises(InputError, match="'problem'.*'x' .*every one of its 3 labelled rows|x occur in every"):
+        ComplaintClassifier(**SEG, multi_label={"problem": ","}).fit(
+            ["刹车", "发动机", "空调", "车漆"], {"problem": ["x,a", "x,b", "x", ""]})
+
+
+# -- refusals ----------------------------------------------------------------------
+@pytest.mark.parametrize("cells, match", [
+    (["a,", "a", "a,a", ""], r"'problem' has 1 distinct label\(s\) \(a\).*separator"),
+    (["a,b", "a", "a,c", "a,b,c"], r"'problem': label\(s\) a occur in every one of its 4 labelled rows.*remove"),
+    (["a,b", "a", "c", "d"], r"'problem' has 1 label\(s\) that occur in at least 2 rows.*Add examples"),
+])
+def test_impossible_targets_are_refused(cells, match):
+    with pytest.raises(InputError, match=match):
+        ComplaintClassifier(**SEG, multi_label={"problem": ","}).fit(["刹车", "发动机", "空调", "车漆"],
+                                                                      {"problem": cells})
+
+
+def test_wrong_separator_is_named_in_the_message():
+    with pytest.raises(InputError, match=r"'problem' has 1 distinct label.*splitting on ';'"):
+        ComplaintClassifier(**SEG, multi_label={"problem": ";"}).fit(["a", "b"], {"problem": ["x;", "x"]})
+
+
+@pytest.mark.parametrize("spec, match", [
+    ({"problme": ","}, r"multi_label names \['problme'\].*not among the targets"),
+    ({"problem": ""}, "separator of multi-label target 'problem' must be a non-empty string"),
+    (["problem"], "multi_label must map each multi-label target to its separator"),
+])
+def test_bad_multi_label_settings_are_refused(spec, match):
+    with pytest.raises(InputError, match=match):
+        ComplaintClassifier(**SEG, multi_label=spec).fit(TEXTS, {"problem": CELLS})
+
+
+def test_taxonomy_checks_every_item(tmp_path):
+    from triage.taxonomy import Taxonomy
+
+    path = tmp_path / "taxonomy.json"
+    path.write_text('{"axes": [{"target": "problem", "labels": [{"code": "brake"}, {"code": "engine"}, '
+                    '{"code": "aircon"}]}]}', encoding="utf-8")
+    with pytest.raises(TaxonomyError, match=r"target 'problem' has label\(s\) outside the taxonomy.*'paint'"):
+        ComplaintClassifier(**SEG, taxonomy=Taxonomy.load(path), multi_label={"problem": ","}).fit(
+            TEXTS, {"problem": CELLS})
+
+
+def test_the_rules_target_cannot_be_multi_label():
+    from triage.signals import EscalationRules
+
+    rules = EscalationRules.load("default")
+    with pytest.raises(InputError, match=f"'{rules.target}' carries the escalation rules.*--rules none"):
+        ComplaintClassifier(**SEG, rules=rules, multi_label={rules.target: ","}).fit(
+            TEXTS, {rules.target: CELLS})
+
+
+# -- the rest of the model is unchanged ------------------------------------------------
+def test_single_label_targets_are_unaffected(model):
+    single = ["brake" if "brake" in c else "other" for c in CELLS]
+    alone = ComplaintClassifier(**SEG).fit(TEXTS, {"main": single})
+    mixed = ComplaintClassifier(**SEG, multi_label={"problem": ","}).fit(TEXTS, {"main": single, "problem": CELLS})
+    texts = ["刹车异响", "空调漏水", "发动机漏油，车漆起泡"]
+    assert [p["main"].to_dict() for p in mixed.predict(texts)] == [p["main"].to_dict() for p in alone.predict(texts)]
+    assert "labels" not in alone.predict_one("刹车异响")["main"].to_dict()
+    assert alone.predict_one("刹车异响")["main"].labels is None
+
+
+def test_params_and_clone(model):
+    from sklearn.base import clone
+
+    assert model.get_params()["multi_label"] == {"problem": ","}
+    assert clone(model).multi_label == {"problem": ","}
+    assert ComplaintClassifier().get_params()["multi_label"] is None
+
+
+def test_unreadable_text_gets_an_empty_label_set(model):
+    t = model.predict(["😀"])[0]["problem"]
+    assert t.label is None and t.labels == () and t.to_dict()["labels"] == []
+
+
+def test_explain_uses_the_most_probable_label(model):
+    explanation = model.explain("刹车失灵，而且车漆起泡")
+    assert explanation.labels["problem"] == model.predict_one("刹车失灵，而且车漆起泡")["problem"].label
+    assert any("刹车" in term or "漆" in term for term, _ in explanation.terms["problem"])
+
+
+def test_pickle_round_trip_predicts_the_same(model):
+    again = pickle.loads(pickle.dumps(model))
+    texts = ["刹车失灵，而且车漆起泡", "空调漏水", ""]
+    assert [p.to_dict() for p in again.predict(texts)] == [p.to_dict() for p in model.predict(texts)]
+
+
+def test_target_prediction_of_a_single_label_is_unchanged():
+    t = TargetPrediction("a", 0.9, "high", (("a", 0.9),))
+    assert t.to_dict() == {"label": "a", "probability": 0.9, "confidence": "high",
+                           "alternatives": [{"label": "a", "probability": 0.9}]}
+    assert t.label_probabilities == {"a": 0.9}
