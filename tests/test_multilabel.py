@@ -243,3 +243,221 @@ def test_target_prediction_of_a_single_label_is_unchanged():
     assert t.to_dict() == {"label": "a", "probability": 0.9, "confidence": "high",
                            "alternatives": [{"label": "a", "probability": 0.9}]}
     assert t.label_probabilities == {"a": 0.9}
+
+
+# -- workflows: train, save, load, evaluate, label files ---------------------------------
+from conftest import SHARED_DATA  # noqa: E402
+
+from triage import TrainConfig, evaluate, label_file, load_model, predictions_table, save_model, train  # noqa: E402
+from triage.report import multilabel_metrics, write_report  # noqa: E402
+
+RECORDS = [{"text": t, "problem": c} for t, c in zip(TEXTS, CELLS)]
+CONFIG = TrainConfig(test_size=0, search=False, taxonomy=None, rules=None, features=FeatureConfig(char_min_df=1),
+                     multi_label={"problem": ","})
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("multilabel") / "model"
+    train(RECORDS, config=CONFIG, output=out)
+    return out
+
+
+def test_train_config_round_trips_and_checks_names():
+    assert TrainConfig.from_dict(CONFIG.to_dict()) == CONFIG
+    from triage import ConfigError
+
+    with pytest.raises(ConfigError, match=r"multi_label names \['problme'\], which are not among the targets"):
+        TrainConfig(targets=["problem"], multi_label={"problme": ","})
+    with pytest.raises(ConfigError, match="separator of multi-label target 'problem' must be a non-empty string"):
+        TrainConfig(multi_label={"problem": None})
+
+
+def test_train_refuses_an_unknown_multi_label_column():
+    with pytest.raises(InputError, match=r"Multi-label target\(s\) \['nope'\] are not label columns.*--multi-label"):
+        train(RECORDS, config=TrainConfig(test_size=0, search=False, multi_label={"nope": ","}))
+
+
+def test_saved_model_loads_and_predicts_identically(model_dir):
+    from triage.persist import read_manifest
+
+    manifest = read_manifest(model_dir)
+    assert manifest["multi_label"]["problem"]["separator"] == ","
+    assert set(manifest["multi_label"]["problem"]["decision_thresholds"]) == {"aircon", "brake", "engine", "paint"}
+    assert manifest["config"]["multi_label"] == {"problem": ","}
+    assert "problem" not in manifest["calibration_temperature"]
+    again = load_model(model_dir)
+    fresh = train(RECORDS, config=CONFIG).model
+    texts = ["刹车失灵，而且车漆起泡", "空调漏水", "", "😀", None]
+    assert [p.to_dict() for p in again.predict(texts)] == [p.to_dict() for p in fresh.predict(texts)]
+
+
+def test_loading_and_predicting_a_multi_label_model_imports_neither_scikit_learn_nor_scipy(model_dir):
+    code = (
+        "import sys, triage;"
+        f"m = triage.load_model({str(model_dir)!r});"
+        "t = m.predict_one('刹车失灵，而且车漆起泡')['problem'];"
+        "assert set(t.labels) == {'brake', 'paint'}, t;"
+        "heavy = sorted({n.split('.')[0] for n in sys.modules} & {'sklearn', 'scipy', 'jieba', 'joblib'});"
+        "assert not heavy, f'loading and predicting imported {heavy}'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_predictions_table_and_label_file_round_trip(model_dir, tmp_path):
+    import csv
+
+    model = load_model(model_dir)
+    texts = ["刹车失灵，而且车漆起泡", "空调漏水", "发动机漏油，空调有异味", ""]
+    predictions = model.predict(texts)
+    table = predictions_table(predictions)
+    assert table["problem"] == [p["problem"].label for p in predictions]
+    assert table["problem_probability"][0] == predictions[0]["problem"].probability
+    source = tmp_path / "in.csv"
+    with open(source, "w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows([["text", "problem"]] + [[t, "x"] for t in texts])
+    summary = label_file(model, source, tmp_path / "out.csv")
+    with open(tmp_path / "out.csv", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert summary.rows == 4 and [r["problem"] for r in rows] == ["x"] * 4  # the input column is kept
+    assert [split_labels(r["problem_pred"], ",") for r in rows] == [p["problem"].labels for p in predictions]
+    assert rows[0]["problem_pred_confidence"] == predictions[0]["problem"].confidence
+    # the output reads back as training data with the same separator
+    again = train([{"text": r["text"], "problem": r["problem_pred"]} for r in rows[:3]] + RECORDS, config=CONFIG)
+    assert again.model.classes["problem"] == ["aircon", "brake", "engine", "paint"]
+
+
+def test_dask_labels_match_predict(model_dir):
+    pd = pytest.importorskip("pandas")
+    dd = pytest.importorskip("dask.dataframe")
+    from triage.distributed import label_dask_dataframe, label_frame
+
+    model = load_model(model_dir)
+    frame = pd.DataFrame({"text": ["刹车失灵，而且车漆起泡", "空调漏水", ""]})
+    expected = [p["problem"].label for p in model.predict(list(frame["text"]))]
+    assert [None if pd.isna(v) else v for v in label_frame(model, frame)["problem"]] == expected
+    out = label_dask_dataframe(model, dd.from_pandas(frame, npartitions=2)).compute(scheduler="sync")
+    assert [None if pd.isna(v) else v for v in out["problem"]] == expected
+
+
+def test_metrics_match_scikit_learn_on_a_fixed_example():
+    from sklearn.metrics import accuracy_score, f1_score, hamming_loss, precision_recall_fscore_support
+    from sklearn.preprocessing import MultiLabelBinarizer
+
+    truth = [("a", "b"), ("a",), ("c",), ("b", "c"), ("a", "d")]
+    pred = [("a",), ("a", "c"), ("c",), ("b", "c", "e"), ("b",)]
+    m = multilabel_metrics(truth, pred)
+    binarizer = MultiLabelBinarizer(classes=["a", "b", "c", "d", "e"]).fit(truth + pred)
+    T, P = binarizer.transform(truth), binarizer.transform(pred)
+    assert m["micro_f1"] == pytest.approx(f1_score(T, P, average="micro"))
+    assert m["macro_f1"] == pytest.approx(f1_score(T[:, :4], P[:, :4], average="macro", zero_division=0))  # true labels
+    assert m["samples_f1"] == pytest.approx(f1_score(T, P, average="samples", zero_division=0))
+    assert m["hamming_loss"] == pytest.approx(hamming_loss(T, P))
+    assert m["subset_accuracy"] == pytest.approx(accuracy_score(T, P)) == pytest.approx(1 / 5)
+    p, r, f, s = precision_recall_fscore_support(T, P, zero_division=0)
+    for j, label in enumerate(binarizer.classes_):
+        assert m["per_label"][label] == {"precision": pytest.approx(p[j]), "recall": pytest.approx(r[j]),
+                                         "f1": pytest.approx(f[j]), "support": s[j]}
+    base = m["majority_baseline"]  # always "a" (3 rows)
+    assert base["label"] == "a"
+    always_a = np.zeros_like(T)
+    always_a[:, 0] = 1
+    assert base["micro_f1"] == pytest.approx(f1_score(T, always_a, average="micro"))
+    assert base["subset_accuracy"] == pytest.approx(1 / 5)
+
+
+def test_evaluation_report_and_model_card(model_dir, tmp_path):
+    metrics = evaluate(model_dir, RECORDS, report_dir=tmp_path / "report")
+    m = metrics["problem"]
+    assert m["kind"] == "multi-label" and m["n"] == len(RECORDS)
+    assert m["micro_f1"] > 0.9 and m["micro_f1"] > m["majority_baseline"]["micro_f1"]
+    assert {"brier", "ece"} <= set(m["calibration"]) and set(m["confidence"]) == {"high", "medium", "low"}
+    report = (tmp_path / "report" / "report.md").read_text(encoding="utf-8")
+    assert "## problem (multi-label)" in report and "No confusion matrix" in report
+    assert not list((tmp_path / "report").glob("confusion_*.png"))
+    result = train(RECORDS, config=TrainConfig(test_size=0.25, search=False, taxonomy=None, rules=None,
+                                                features=FeatureConfig(char_min_df=1), multi_label={"problem": ","}),
+                   output=tmp_path / "held")
+    card = (tmp_path / "held" / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert "| multi-label target |" in card and "separator `,`" in card and "random split" in result.split
+    assert "micro-F1" in result.summary()
+
+
+def test_report_with_both_kinds_of_target(tmp_path):
+    from triage.report import classification_metrics, format_metrics
+
+    metrics = {"main": classification_metrics(["a", "b"], ["a", "a"]),
+               "problem": multilabel_metrics([("a", "b"), ("c",)], [("a",), ("c",)])}
+    write_report(metrics, tmp_path, title="t", split="s")
+    report = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert "| main | 2 |" in report and "## problem (multi-label)" in report
+    text = format_metrics(metrics, split="s")
+    assert "accuracy 0.500" in text and "micro-F1 0.800" in text
+
+
+def test_cross_validation_uses_plain_folds_for_a_multi_label_first_target(monkeypatch):
+    from triage import curation
+
+    result = curation.cross_validate(RECORDS, config=CONFIG, folds=3)
+    m = result["metrics"]["problem"]
+    assert m["kind"] == "multi-label" and m["n"] == len(RECORDS) and m["micro_f1"] > 0.5
+    labelled = curation._labelled(RECORDS, CONFIG)
+    splits = list(curation._splitter(labelled, 3, 0, CONFIG.multi_label))
+    from sklearn.model_selection import KFold
+
+    assert [list(t) for _, t in splits] == [list(t) for _, t in KFold(3, shuffle=True, random_state=0).split(TEXTS)]
+
+
+def test_audit_compares_label_sets(monkeypatch):
+    from triage import curation
+
+    records = [dict(r) for r in RECORDS]
+    records[0]["problem"] = "brake,paint"  # row 1 is about brakes only: the audit should question "paint"
+    records[1]["problem"] = "brake"  # same set as the truth, written differently: no finding
+    findings = curation.audit(records, config=CONFIG, folds=3, only_high=False)
+    assert all(set(split_labels(f["given"], ",")) != set(split_labels(f["suggested"], ",")) for f in findings)
+    first = [f for f in findings if f["row"] == 1]
+    assert first and first[0]["extra"] == "paint" and first[0]["suggested"] == "brake"
+    assert not [f for f in findings if f["row"] == 2]
+
+
+def test_suggest_ranks_rows_near_their_thresholds(model_dir):
+    from triage.curation import suggest
+
+    model = load_model(model_dir)
+    picks = suggest(model, ["刹车失灵，而且车漆起泡", "今天天气很好", "空调漏水"], n=3)
+    assert len(picks) == 3 and all(0 <= p["uncertainty"] <= 1 for p in picks)
+    assert picks[0]["row"] == 2  # an unrelated text is the most uncertain
+
+
+def test_learning_curve_reports_micro_f1():
+    from triage.curation import learning_curve
+
+    points = learning_curve(RECORDS, config=CONFIG, steps=(0.5, 1.0), test_size=0.25)
+    assert [p["share"] for p in points] == [0.5, 1.0]
+    assert all(0 <= p["problem"] <= 1 for p in points)
+
+
+def test_search_scores_multi_label_targets_by_micro_f1():
+    from triage.search import search
+    from triage.config import ClassifierConfig
+
+    texts, cells = TEXTS * 2, CELLS * 2  # at least 60 rows
+    _, _, report = search(texts, {"problem": cells}, features=FeatureConfig(char_min_df=1),
+                          classifier=ClassifierConfig(), segmenter=SEG["segmenter"], multi_label={"problem": ","})
+    assert "chosen" in report and all(0 < row["cv_accuracy"] <= 1 for row in report["grid"])
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "car_12365auto_complaints").is_dir(), reason="../shared/data is absent")
+def test_real_car_complaint_codes():
+    import csv
+
+    path = SHARED_DATA / "car_12365auto_complaints" / "car_complain.csv"
+    with open(path, encoding="gbk") as f:
+        records = [{"text": r["desc"], "problem": r["problem"]} for r in csv.DictReader(f)]
+    result = train(records, config=TrainConfig(test_size=0.2, search=False, multi_label={"problem": ","}))
+    m = result.metrics["problem"]
+    assert m["kind"] == "multi-label" and m["n"] == 120
+    assert m["micro_f1"] > 0.4 > m["majority_baseline"]["micro_f1"]
+    assert m["macro_f1"] > m["majority_baseline"]["macro_f1"]
+    assert result.model.untrained_labels_["problem"]  # codes seen once are left out, not silently learned

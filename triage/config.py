@@ -190,6 +190,7 @@ class TrainConfig(_DictMixin):
     features: FeatureConfig = field(default_factory=FeatureConfig)
     classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
     confidence: ConfidenceConfig = field(default_factory=ConfidenceConfig)
+    multi_label: dict[str, str] | None = None
 
     def __post_init__(self):
         if not isinstance(self.text_column, str) or not self.text_column:
@@ -205,6 +206,16 @@ class TrainConfig(_DictMixin):
             raise ConfigError(f"test_size must be a fraction in [0, 1), got {self.test_size!r}.")
         if not isinstance(self.seed, int):
             raise ConfigError(f"seed must be an integer, got {self.seed!r}.")
+        if self.multi_label is not None:
+            object.__setattr__(self, "multi_label", check_multi_label(self.multi_label))
+            if self.text_column in self.multi_label:
+                raise ConfigError(f"The text column {self.text_column!r} cannot be a multi-label target.")
+            if self.targets is not None and set(self.multi_label) - set(self.targets):
+                missing = sorted(set(self.multi_label) - set(self.targets))
+                raise ConfigError(
+                    f"multi_label names {missing}, which are not among the targets {list(self.targets)}; "
+                    "add them to targets or drop them from multi_label."
+                )
 
 
 def check_multi_label(value: Any) -> dict[str, str]:
