@@ -1,6 +1,7 @@
 """Multi-label targets: a cell may hold several labels (e.g. the car complaint codes "H93,H15,")."""
 
 import itertools
+import json
 import logging
 import pickle
 import subprocess
@@ -461,3 +462,53 @@ def test_real_car_complaint_codes():
     assert m["micro_f1"] > 0.4 > m["majority_baseline"]["micro_f1"]
     assert m["macro_f1"] > m["majority_baseline"]["macro_f1"]
     assert result.model.untrained_labels_["problem"]  # codes seen once are left out, not silently learned
+
+
+# -- command line ------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def semicolon_csv(tmp_path_factory):
+    import csv
+
+    path = tmp_path_factory.mktemp("cli") / "labelled.csv"
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["text", "problem"])
+        writer.writerows([t, c.replace(",", ";")] for t, c in zip(TEXTS, CELLS))
+    return path
+
+
+def test_cli_train_evaluate_predict_with_a_separator(semicolon_csv, tmp_path):
+    from click.testing import CliRunner
+
+    from triage.cli import main
+
+    runner = CliRunner()
+    out = tmp_path / "m"
+    result = runner.invoke(main, ["train", str(semicolon_csv), "-o", str(out), "--multi-label", "problem",
+                                  "--label-sep", ";", "--cv", "3"])
+    assert result.exit_code == 0, result.output
+    assert "3-fold cross-validation" in result.output and "micro-F1" in result.output
+    assert "samples-F1" in result.output and "Hamming loss" in result.output
+    result = runner.invoke(main, ["predict", "--model", str(out), "刹车失灵，而且车漆起泡"])
+    row = json.loads(result.output)
+    assert set(row["problem"]["label"].split(";")) == {"brake", "paint"}
+    result = runner.invoke(main, ["evaluate", str(out), str(semicolon_csv), "--report", str(tmp_path / "r")])
+    assert result.exit_code == 0, result.output
+    assert "per label" in result.output and "micro-F1" in result.output
+    result = runner.invoke(main, ["info", str(out)])
+    assert result.exit_code == 0 and "multi-label, separator ';'" in result.output
+
+
+def test_cli_multi_label_errors_and_help(semicolon_csv, tmp_path):
+    from click.testing import CliRunner
+
+    from triage.cli import main
+
+    runner = CliRunner()
+    result = runner.invoke(main, ["train", str(semicolon_csv), "-o", str(tmp_path / "m"), "--label-sep", ";"])
+    assert result.exit_code == 2 and "--label-sep needs --multi-label" in result.output
+    result = runner.invoke(main, ["train", str(semicolon_csv), "-o", str(tmp_path / "m"), "--multi-label", "problme"])
+    assert result.exit_code == 1 and "'problme'" in result.output and "--multi-label" in result.output
+    for command in ("train", "audit", "curve"):
+        result = runner.invoke(main, [command, "--help"])
+        assert "--multi-label" in result.output and "--label-sep" in result.output
