@@ -376,6 +376,12 @@ def test_evaluation_report_and_model_card(model_dir, tmp_path):
     report = (tmp_path / "report" / "report.md").read_text(encoding="utf-8")
     assert "## problem (multi-label)" in report and "No confusion matrix" in report
     assert not list((tmp_path / "report").glob("confusion_*.png"))
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        assert (tmp_path / "report" / "labels_problem.png").is_file() and "labels_problem.png" in report
     result = train(RECORDS, config=TrainConfig(test_size=0.25, search=False, taxonomy=None, rules=None,
                                                 features=FeatureConfig(char_min_df=1), multi_label={"problem": ","}),
                    output=tmp_path / "held")

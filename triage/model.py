@@ -193,7 +193,9 @@ def predictions_table(predictions: Sequence[Prediction]) -> dict[str, list]:
     ``<target>_name`` with a taxonomy) per target, then ``signals`` and the
     deadline when the model has escalation rules, ``needs_review`` and
     ``review_reason``. ``pandas.DataFrame(table)`` turns it into a data frame
-    when pandas is installed.
+    when pandas is installed. A multi-label target's column holds its labels
+    joined by the target's separator (``"H93,H15"``), its probability the
+    lowest probability among them.
 
     >>> p = Prediction(targets={"t": TargetPrediction("a", 0.9, "high")}, needs_review=False)
     >>> predictions_table([p])
