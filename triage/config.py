@@ -175,6 +175,11 @@ class TrainConfig(_DictMixin):
     regularisation ``C`` and the weight of word features against character
     features by 3-fold cross-validation on the training data only (a fixed grid of
     four settings, so the cost is bounded and the result reproducible).
+    ``multi_label`` maps each multi-label target to the separator of its cells
+    (``{"problem": ","}``: the cell ``"H93,H15,"`` holds the labels H93 and H15).
+
+    >>> TrainConfig(targets=["problem"], multi_label={"problem": ","}).multi_label
+    {'problem': ','}
     """
 
     text_column: str = "text"
