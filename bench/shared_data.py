@@ -90,6 +90,17 @@ def fin_complaints_annotated() -> list[dict]:
     return [r for r in rows if r["complaint"]]
 
 
+def car_12365auto_complaints() -> tuple[list[str], list[str]]:
+    """Complaint titles (``desc``) and their problem-code cells (``problem``, e.g. ``"H93,H15,"``): 600 rows, GBK.
+
+    Multi-label, no fixed split: the README prescribes 5-fold cross-validation
+    (``KFold(5, shuffle=True, random_state=0)``), see :data:`MULTI_LABEL`.
+    """
+    with open(SHARED / "car_12365auto_complaints" / "car_complain.csv", encoding="gbk") as f:
+        rows = list(csv.DictReader(f))
+    return [r["desc"] for r in rows], [r["problem"] for r in rows]
+
+
 LOADERS = {
     "thucnews_titles": thucnews_titles,
     "clue_tnews": clue_tnews,
@@ -97,4 +108,9 @@ LOADERS = {
     "online_shopping_10_cats": online_shopping_10_cats,
     "tipdm2020_citizen_messages": tipdm2020_citizen_messages,
     "heimao_fin_complaints": heimao_fin_complaints,
+}
+
+# Multi-label datasets: loader, separator of the label cells, folds of the prescribed cross-validation.
+MULTI_LABEL = {
+    "car_12365auto_complaints": (car_12365auto_complaints, ",", 5),
 }

@@ -280,6 +280,35 @@ def _split_targets(value: str | None):
     return targets
 
 
+def _multi_label(ctx, names: str | None, separator: str) -> dict[str, str] | None:
+    """``{target: separator}`` from --multi-label and --label-sep."""
+    if names is None:
+        if ctx.get_parameter_source("label_sep").name == "COMMANDLINE":
+            raise click.UsageError("--label-sep needs --multi-label TARGET (the targets whose cells hold several labels).")
+        return None
+    targets = [t.strip() for t in names.split(",") if t.strip()]
+    if not targets:
+        raise click.BadParameter("give at least one target column, e.g. --multi-label problem", param_hint="--multi-label")
+    if not separator:
+        raise click.BadParameter("the separator cannot be empty, e.g. --label-sep ,", param_hint="--label-sep")
+    return {t: separator for t in targets}
+
+
+_multi_label_options = [
+    click.option("--multi-label", "multi_label", default=None, metavar="TARGETS",
+                 help="Comma-separated target columns whose cells hold several labels (e.g. 'H93,H15,'): "
+                      "one-vs-rest classifiers, at least one label per prediction, labels joined in the output."),
+    click.option("--label-sep", "label_sep", default=",", show_default=True,
+                 help="Separator of the labels in the --multi-label cells (stored in the model, used for its output)."),
+]
+
+
+def _with_multi_label_options(command):
+    for option in reversed(_multi_label_options):
+        command = option(command)
+    return command
+
+
 @main.command("train")
 @click.argument("data", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False), help="Model directory to write.")
@@ -300,12 +329,15 @@ def _split_targets(value: str | None):
 @click.option("--rules", default="default", show_default=True,
               help="Escalation rule table setting the severity floor ('default': the shipped one; 'none').")
 @click.option("--force", is_flag=True, help="Replace an existing model directory.")
+@_with_multi_label_options
 @click.pass_context
 def train_command(ctx, data, output, text_column, targets, test_size, eval_data, cv_folds, seed, hmm, user_dict,
-                  taxonomy, rules, force):
+                  taxonomy, rules, force, multi_label, label_sep):
     """Train a model on labelled DATA file(s) and save it to a model directory.
 
     Several DATA files are concatenated (e.g. old data plus newly labelled rows).
+    A multi-label target (--multi-label problem --label-sep ,) reports micro-,
+    macro- and samples-F1, exact-match accuracy and Hamming loss.
     """
     if eval_data is not None and ctx.get_parameter_source("test_size").name == "COMMANDLINE":
         raise click.UsageError("Use either --test-size or --eval-data, not both.")
@@ -320,6 +352,7 @@ def train_command(ctx, data, output, text_column, targets, test_size, eval_data,
         rules=_none_or(rules),
         segmenter=SegmenterConfig(user_dict=_none_or(user_dict), hmm=hmm),
         features=FeatureConfig(),
+        multi_label=_multi_label(ctx, multi_label, label_sep),
     )
     if cv_folds:
         cv = cross_validate(list(data), config=config, folds=cv_folds)
@@ -328,8 +361,14 @@ def train_command(ctx, data, output, text_column, targets, test_size, eval_data,
                    card_notes=(f"Cross-validated metrics ({cv_folds} folds) were printed at training time; the model "
                                "itself is trained on all rows.") if cv_folds else "")
     click.echo(result.summary())
+    separators = result.model.separators
     for target, small in result.model.small_classes_.items():
-        if small:
+        if small and target in separators:
+            untrained = result.model.untrained_labels_.get(target, {})
+            click.echo(f"Warning: {target}: {len(small)} labels too small to learn well (under 3 examples), "
+                       f"{len(untrained)} of them seen once and never predicted: "
+                       f"{', '.join(list(small)[:15])}{' …' if len(small) > 15 else ''}", err=True)
+        elif small:
             click.echo(f"Warning: {target}: classes too small to learn well (under 3 examples): {small}", err=True)
     click.echo(f"Saved model to {result.model_dir}")
 
@@ -341,10 +380,19 @@ def train_command(ctx, data, output, text_column, targets, test_size, eval_data,
 @click.option("--report", "report_dir", type=click.Path(file_okay=False), default=None,
               help="Write metrics.json, report.md and confusion-matrix pictures to this folder.")
 def evaluate_command(model_dir, data, text_column, report_dir):
-    """Evaluate MODEL_DIR on labelled DATA: accuracy, macro-F1, per-class metrics, confusion matrices."""
+    """Evaluate MODEL_DIR on labelled DATA: accuracy, macro-F1, per-class metrics, confusion matrices.
+
+    Multi-label targets: micro-, macro- and samples-F1, exact-match accuracy,
+    Hamming loss and per-label metrics (cells split on the model's separator).
+    """
     metrics = evaluate(model_dir, data, text_column=text_column, report_dir=report_dir)
     click.echo(format_metrics(metrics, split=f"{data}"))
     for target, m in metrics.items():
+        if "per_label" in m:
+            click.echo(f"\n{target}: per label, most frequent first (precision / recall / F1 / support)")
+            for lab, c in sorted(m["per_label"].items(), key=lambda item: (-item[1]["support"], item[0])):
+                click.echo(f"  {lab:<12} {c['precision']:.3f}  {c['recall']:.3f}  {c['f1']:.3f}  {c['support']}")
+            continue
         click.echo(f"\n{target}: per class (precision / recall / F1 / support)")
         for lab, c in m["per_class"].items():
             click.echo(f"  {lab:<12} {c['precision']:.3f}  {c['recall']:.3f}  {c['f1']:.3f}  {c['support']}")
@@ -372,12 +420,17 @@ def _write_rows(rows: list[dict], output: str | None) -> None:
 @click.option("--min-probability", default=0.0, show_default=True, type=click.FloatRange(0, 1),
               help="Only list disagreements where the suggested label has at least this probability.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write the findings to a file.")
-def audit_command(data, text_column, targets, folds, min_probability, output):
+@_with_multi_label_options
+@click.pass_context
+def audit_command(ctx, data, text_column, targets, folds, min_probability, output, multi_label, label_sep):
     """List rows of labelled DATA whose label disagrees with a confident cross-validated prediction.
 
-    These are the likeliest labelling mistakes, ranked, with the suggested label.
+    These are the likeliest labelling mistakes, ranked, with the suggested label
+    (for a multi-label target: the suggested label set, and which labels it adds
+    or drops).
     """
-    config = TrainConfig(text_column=text_column, targets=_split_targets(targets))
+    config = TrainConfig(text_column=text_column, targets=_split_targets(targets),
+                         multi_label=_multi_label(ctx, multi_label, label_sep))
     findings = audit(list(data), config=config, folds=folds, min_probability=min_probability)
     click.echo(f"{len(findings)} likely labelling mistakes (high-confidence disagreements, {folds}-fold).", err=True)
     _write_rows(findings, output)
@@ -403,12 +456,16 @@ def suggest_command(model_dir, unlabelled, count, text_column, output):
 @click.option("--text-column", default="text", show_default=True)
 @click.option("--targets", default=None, help="Comma-separated label columns (default: every column but text and id).")
 @click.option("--test-size", default=0.2, show_default=True, type=click.FloatRange(0, 1, min_open=True, max_open=True))
-def curve_command(data, text_column, targets, test_size):
+@_with_multi_label_options
+@click.pass_context
+def curve_command(ctx, data, text_column, targets, test_size, multi_label, label_sep):
     """Learning curve: held-out accuracy per target when training on 20%, 40%, … 100% of the training split.
 
-    A curve still rising at 100% means that labelling more data would help.
+    Multi-label targets show their micro-F1. A curve still rising at 100% means
+    that labelling more data would help.
     """
-    config = TrainConfig(text_column=text_column, targets=_split_targets(targets))
+    config = TrainConfig(text_column=text_column, targets=_split_targets(targets),
+                         multi_label=_multi_label(ctx, multi_label, label_sep))
     points = learning_curve(list(data), config=config, test_size=test_size)
     names = [k for k in points[0] if k not in ("share", "train_rows")] if points else []
     click.echo("share  rows    " + "  ".join(f"{n:>12}" for n in names))
@@ -432,9 +489,14 @@ def info(model_dir):
         click.echo(f"Training data: {', '.join(data.get('sources', []))}; {data.get('rows')} rows; "
                    f"fingerprint {str(data.get('fingerprint_sha256'))[:16]}…")
     click.echo("Targets:")
+    multi = manifest.get("multi_label") or {}
     for target, labels in manifest.get("targets", {}).items():
         thresholds = manifest.get("confidence_thresholds", {}).get(target, {})
         click.echo(f"  {target} ({len(labels)} labels): {', '.join(labels)}")
+        if target in multi:
+            cut = list(multi[target].get("decision_thresholds", {}).values()) or [float("nan")]
+            click.echo(f"    multi-label, separator {multi[target]['separator']!r}; decision thresholds per label "
+                       f"{min(cut):.2f}–{max(cut):.2f}")
         click.echo(f"    confidence thresholds: high ≥ {thresholds.get('high')}, medium ≥ {thresholds.get('medium')}")
     metrics = (manifest.get("metrics") or {}).get("targets")
     if metrics:

@@ -27,6 +27,7 @@ __all__ = [
     "ClassifierConfig",
     "ConfidenceConfig",
     "TrainConfig",
+    "check_multi_label",
 ]
 
 
@@ -174,6 +175,11 @@ class TrainConfig(_DictMixin):
     regularisation ``C`` and the weight of word features against character
     features by 3-fold cross-validation on the training data only (a fixed grid of
     four settings, so the cost is bounded and the result reproducible).
+    ``multi_label`` maps each multi-label target to the separator of its cells
+    (``{"problem": ","}``: the cell ``"H93,H15,"`` holds the labels H93 and H15).
+
+    >>> TrainConfig(targets=["problem"], multi_label={"problem": ","}).multi_label
+    {'problem': ','}
     """
 
     text_column: str = "text"
@@ -189,6 +195,7 @@ class TrainConfig(_DictMixin):
     features: FeatureConfig = field(default_factory=FeatureConfig)
     classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
     confidence: ConfidenceConfig = field(default_factory=ConfidenceConfig)
+    multi_label: dict[str, str] | None = None
 
     def __post_init__(self):
         if not isinstance(self.text_column, str) or not self.text_column:
@@ -204,6 +211,42 @@ class TrainConfig(_DictMixin):
             raise ConfigError(f"test_size must be a fraction in [0, 1), got {self.test_size!r}.")
         if not isinstance(self.seed, int):
             raise ConfigError(f"seed must be an integer, got {self.seed!r}.")
+        if self.multi_label is not None:
+            object.__setattr__(self, "multi_label", check_multi_label(self.multi_label))
+            if self.text_column in self.multi_label:
+                raise ConfigError(f"The text column {self.text_column!r} cannot be a multi-label target.")
+            if self.targets is not None and set(self.multi_label) - set(self.targets):
+                missing = sorted(set(self.multi_label) - set(self.targets))
+                raise ConfigError(
+                    f"multi_label names {missing}, which are not among the targets {list(self.targets)}; "
+                    "add them to targets or drop them from multi_label."
+                )
+
+
+def check_multi_label(value: Any) -> dict[str, str]:
+    """``{target: separator}`` checked and copied: names and separators must be non-empty strings.
+
+    >>> check_multi_label({"problem": ","})
+    {'problem': ','}
+    >>> check_multi_label(["problem"])
+    Traceback (most recent call last):
+    ...
+    triage.exceptions.ConfigError: multi_label must map each multi-label target to its separator, e.g. {'problem': ','}; got ['problem'].
+    """
+    if not isinstance(value, dict):
+        raise ConfigError(
+            "multi_label must map each multi-label target to its separator, e.g. {'problem': ','}; "
+            f"got {value!r}."
+        )
+    for target, sep in value.items():
+        if not isinstance(target, str) or not target:
+            raise ConfigError(f"multi_label keys must be target (column) names, got {target!r}.")
+        if not isinstance(sep, str) or not sep:
+            raise ConfigError(
+                f"The separator of multi-label target {target!r} must be a non-empty string such as ',', "
+                f"got {sep!r}."
+            )
+    return dict(value)
 
 
 _NESTED = {

@@ -4,6 +4,11 @@ One shared vectoriser (word + character TF-IDF), one linear classifier per
 target, probabilities calibrated by temperature scaling on out-of-fold scores,
 and confidence thresholds learned from those out-of-fold predictions.
 
+A target declared multi-label (``multi_label={"problem": ","}``) holds several
+labels per cell; it gets one-vs-rest linear SVMs, a sigmoid calibrated on
+out-of-fold scores, a decision threshold per label, and at least one label per
+prediction (see :class:`ComplaintClassifier`).
+
 >>> texts = ["信用卡年费太贵要求退", "信用卡分期手续费高", "房贷提前还款违约金",
 ...          "贷款提前还款要预约", "信用卡被盗刷", "贷款催收打给我家人"]
 >>> labels = {"product": ["card", "card", "loan", "loan", "card", "loan"]}
@@ -25,8 +30,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .config import ClassifierConfig, ConfidenceConfig, FeatureConfig
-from .exceptions import InputError
+from .config import ClassifierConfig, ConfidenceConfig, FeatureConfig, check_multi_label
+from .exceptions import ConfigError, InputError
 from .features import CompiledVectorizer, build_vectorizer, feature_names
 from .normalize import Normalizer
 from .segment import Segmenter
@@ -40,6 +45,7 @@ __all__ = [
     "Explanation",
     "check_text_list",
     "is_missing",
+    "split_labels",
     "predictions_table",
     "prediction_columns",
 ]
@@ -60,6 +66,22 @@ def is_missing(value: Any) -> bool:
     return isinstance(value, str) and not value.strip()
 
 
+def split_labels(cell: Any, separator: str) -> tuple[str, ...]:
+    """The labels of one multi-label cell: split on ``separator``, stripped, empty items and repeats dropped.
+
+    A missing cell, or one with no label left (``","``), gives ``()``.
+
+    >>> split_labels("H93,H15,", ",")
+    ('H93', 'H15')
+    >>> split_labels(" a ; b ;a", ";"), split_labels(None, ","), split_labels(" , ", ",")
+    (('a', 'b'), (), ())
+    """
+    if is_missing(cell):
+        return ()
+    items = (item.strip() for item in str(cell).split(separator))
+    return tuple(dict.fromkeys(item for item in items if item))
+
+
 def check_text_list(texts: Any, what: str = "texts") -> list:
     """Refuse a bare string (or a non-sequence) where a list of texts is expected."""
     if isinstance(texts, (str, bytes)):
@@ -75,7 +97,21 @@ def check_text_list(texts: Any, what: str = "texts") -> list:
 
 @dataclass(frozen=True)
 class TargetPrediction:
-    """The prediction for one target of one complaint."""
+    """The prediction for one target of one complaint.
+
+    For a multi-label target, ``labels`` holds the chosen labels (most probable
+    first) and ``label`` the same labels joined by the target's separator;
+    ``probability`` is the lowest probability among them, and ``alternatives``
+    lists the chosen labels with their probabilities, then the most probable
+    others. ``labels`` is None for a single-label target.
+
+    >>> t = TargetPrediction("H93,H15", 0.7, "medium", (("H93", 0.9), ("H15", 0.7), ("B19", 0.2)),
+    ...                      labels=("H93", "H15"))
+    >>> t.label_probabilities
+    {'H93': 0.9, 'H15': 0.7}
+    >>> t.to_dict()["labels"]
+    [{'label': 'H93', 'probability': 0.9}, {'label': 'H15', 'probability': 0.7}]
+    """
 
     label: str | None
     probability: float
@@ -83,6 +119,14 @@ class TargetPrediction:
     alternatives: tuple[tuple[str, float], ...] = ()
     name: str | None = None
     raised_by_signals: bool = False
+    labels: tuple[str, ...] | None = None
+
+    @property
+    def label_probabilities(self) -> dict[str, float]:
+        """``{label: probability}`` of the chosen label(s)."""
+        chosen = self.labels if self.labels is not None else (() if self.label is None else (self.label,))
+        found = dict(self.alternatives)
+        return {lab: found.get(lab, self.probability) for lab in chosen}
 
     def to_dict(self) -> dict[str, Any]:
         out = {"label": self.label, "probability": round(self.probability, 4), "confidence": self.confidence}
@@ -90,6 +134,8 @@ class TargetPrediction:
             out["name"] = self.name
         if self.raised_by_signals:
             out["raised_by_signals"] = True
+        if self.labels is not None:
+            out["labels"] = [{"label": lab, "probability": round(p, 4)} for lab, p in self.label_probabilities.items()]
         out["alternatives"] = [{"label": lab, "probability": round(p, 4)} for lab, p in self.alternatives]
         return out
 
@@ -147,7 +193,9 @@ def predictions_table(predictions: Sequence[Prediction]) -> dict[str, list]:
     ``<target>_name`` with a taxonomy) per target, then ``signals`` and the
     deadline when the model has escalation rules, ``needs_review`` and
     ``review_reason``. ``pandas.DataFrame(table)`` turns it into a data frame
-    when pandas is installed.
+    when pandas is installed. A multi-label target's column holds its labels
+    joined by the target's separator (``"H93,H15"``), its probability the
+    lowest probability among them.
 
     >>> p = Prediction(targets={"t": TargetPrediction("a", 0.9, "high")}, needs_review=False)
     >>> predictions_table([p])
@@ -199,6 +247,38 @@ def _softmax(scores: np.ndarray, temperature: float) -> np.ndarray:
     np.exp(z, out=z)
     z /= z.sum(axis=1, keepdims=True)
     return z
+
+
+def _sigmoid(scores: np.ndarray, slope: float, offset: float) -> np.ndarray:
+    """``1 / (1 + exp(-(slope * scores + offset)))``, without overflow."""
+    return np.exp(-np.logaddexp(0.0, -(slope * scores + offset)))
+
+
+def _precision_thresholds(score: np.ndarray, hits: np.ndarray, sizes: np.ndarray, n: int,
+                          confidence: ConfidenceConfig) -> dict[str, float | None]:
+    """Lowest score at and above which the pooled precision ``sum(hits) / sum(sizes)`` reaches each level.
+
+    One entry per prediction: its score, how many of its labels were right
+    (``hits``) out of how many it gave (``sizes``; 1 for a single-label target).
+    A level needs at least ``max(5, 1% of n)`` predictions at or above it.
+    """
+    out: dict[str, float | None] = {"high": None, "medium": None}
+    if len(score) == 0:
+        return out
+    order = np.argsort(-score, kind="stable")
+    score, hits, sizes = score[order], hits[order], sizes[order]
+    precision = np.cumsum(hits) / np.cumsum(sizes)
+    min_support = max(5, int(0.01 * n))
+    for level, wanted in (("high", confidence.high_precision), ("medium", confidence.medium_precision)):
+        ok = np.flatnonzero(precision >= wanted)
+        ok = ok[ok + 1 >= min_support]
+        if len(ok):
+            out[level] = float(score[ok.max()])
+    if out["high"] is not None and out["medium"] is not None:
+        out["medium"] = min(out["medium"], out["high"])
+    elif out["high"] is not None:
+        out["medium"] = out["high"]
+    return out
 
 
 class _LinearScores:
@@ -285,34 +365,164 @@ class _TargetClassifier:
 
     def _learn_thresholds(self, proba: np.ndarray, y: np.ndarray) -> dict[str, float | None]:
         """Lowest probability above which out-of-fold precision reaches each target precision."""
-        out: dict[str, float | None] = {"high": None, "medium": None}
         if len(y) == 0:
-            return out
-        top = proba.max(axis=1)
+            return {"high": None, "medium": None}
         correct = self.classes_[proba.argmax(axis=1)] == y
-        order = np.argsort(-top, kind="stable")
-        top, correct = top[order], correct[order]
-        precision = np.cumsum(correct) / np.arange(1, len(correct) + 1)
-        min_support = max(5, int(0.01 * len(y)))
-        for level, wanted in (("high", self.confidence.high_precision), ("medium", self.confidence.medium_precision)):
-            ok = np.flatnonzero(precision >= wanted)
-            ok = ok[ok + 1 >= min_support]
-            if len(ok):
-                out[level] = float(top[ok.max()])
-        if out["high"] is not None and out["medium"] is not None:
-            out["medium"] = min(out["medium"], out["high"])
-        elif out["high"] is not None:
-            out["medium"] = out["high"]
-        return out
+        return _precision_thresholds(proba.max(axis=1), correct, np.ones(len(y), dtype=np.int64), len(y),
+                                     self.confidence)
+
+    def calibrate(self, scores: np.ndarray) -> np.ndarray:
+        """Probabilities from decision scores (one column per class)."""
+        return _softmax(scores, self.temperature_)
 
     def predict_proba(self, X) -> np.ndarray:
-        return _softmax(self._scores(self.svc_, X, self.classes_), self.temperature_)
+        return self.calibrate(self._scores(self.svc_, X, self.classes_))
 
     def coef_for(self, label_index: int) -> np.ndarray:
         coef = self.svc_.coef_
         if coef.shape[0] == 1:  # binary: the row scores classes_[1]
             return coef[0] if label_index == 1 else -coef[0]
         return coef[label_index]
+
+
+# Per-label decision thresholds are tuned within these bounds, on labels with at least this many out-of-fold positives.
+THRESHOLD_BOUNDS = (0.1, 0.9)
+MIN_POSITIVES_TO_TUNE = 5
+DEFAULT_THRESHOLD = 0.5
+
+
+def _best_f1_threshold(p: np.ndarray, y: np.ndarray) -> float:
+    """The probability threshold within :data:`THRESHOLD_BOUNDS` that maximises F1 of ``p >= t`` against ``y``.
+
+    Candidates are the bounds and the midpoints between neighbouring distinct
+    probabilities (so no threshold sits exactly on a training example); ties go
+    to the candidate nearest 0.5.
+
+    >>> float(_best_f1_threshold(np.array([0.9, 0.7, 0.4, 0.3, 0.1]), np.array([1, 1, 1, 0, 0])))
+    0.35
+    """
+    low, high = THRESHOLD_BOUNDS
+    values = np.unique(p)
+    candidates = np.unique(np.clip(np.concatenate([(values[:-1] + values[1:]) / 2, [low, high]]), low, high))
+    positives, negatives = np.sort(p[y == 1]), np.sort(p[y == 0])
+    tp = len(positives) - np.searchsorted(positives, candidates, side="left")
+    fp = len(negatives) - np.searchsorted(negatives, candidates, side="left")
+    f1 = 2 * tp / (tp + fp + len(positives))
+    best = np.flatnonzero(f1 >= f1.max() - 1e-12)
+    return float(candidates[best[np.argmin(np.abs(candidates[best] - 0.5))]])
+
+
+def _choose(proba: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """Labels at or above their threshold, or the most probable one when none is: a boolean ``(n, labels)`` array."""
+    chosen = proba >= thresholds
+    none = np.flatnonzero(~chosen.any(axis=1))
+    chosen[none, proba[none].argmax(axis=1)] = True
+    return chosen
+
+
+class _MultiLabelClassifier:
+    """One-vs-rest linear SVMs for a multi-label target.
+
+    Probabilities come from one sigmoid ``1 / (1 + exp(-(a s + b)))`` shared by
+    all labels and fitted (Platt's method, with his smoothed targets) on the
+    out-of-fold scores of every label pooled: most labels of a real code list
+    have too few positives for a sigmoid of their own, and the labels' SVMs
+    share features and ``C``, so their scores are on one scale. Each label then
+    gets the decision threshold that maximises its out-of-fold F1 (within
+    :data:`THRESHOLD_BOUNDS`; :data:`DEFAULT_THRESHOLD` for labels with fewer
+    than :data:`MIN_POSITIVES_TO_TUNE` out-of-fold positives). A prediction is
+    every label at or above its threshold, or the most probable label when none
+    is. Its score is the lowest probability among its labels; the confidence
+    thresholds are the lowest scores at and above which the out-of-fold
+    predictions' labels were right 95% (``high``) and 80% (``medium``) of the time.
+    """
+
+    def __init__(self, config: ClassifierConfig, confidence: ConfidenceConfig, seed: int, separator: str):
+        self.config = config
+        self.confidence = confidence
+        self.seed = seed
+        self.separator = separator
+
+    def _fit_labels(self, X, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Weights, intercepts and a mask of the labels that could be fitted (both classes present)."""
+        from sklearn.svm import LinearSVC  # training only: loading and predicting never import scikit-learn
+
+        coef = np.zeros((Y.shape[1], X.shape[1]), dtype=np.float32)
+        intercept = np.zeros(Y.shape[1])
+        fitted = np.zeros(Y.shape[1], dtype=bool)
+        for j in range(Y.shape[1]):
+            y = Y[:, j]
+            if 0 < y.sum() < len(y):
+                svc = LinearSVC(C=self.config.C, class_weight=self.config.class_weight, random_state=self.seed)
+                svc.fit(X, y)
+                coef[j], intercept[j], fitted[j] = svc.coef_[0], svc.intercept_[0], True
+        return coef, intercept, fitted
+
+    def _out_of_fold(self, X, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Out-of-fold scores and where they exist (a label absent from a fold's training rows gets none)."""
+        from sklearn.model_selection import KFold
+
+        scores = np.zeros(Y.shape)
+        covered = np.zeros(Y.shape, dtype=bool)
+        splitter = KFold(min(self.config.calibration_folds, len(Y)), shuffle=True, random_state=self.seed)
+        for train, test in splitter.split(Y):
+            coef, intercept, fitted = self._fit_labels(X[train], Y[train])
+            scores[test] = np.asarray(X[test] @ coef.T) + intercept
+            covered[test] = fitted
+        return scores, covered
+
+    def _fit_sigmoid(self, scores: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+        positives = int(y.sum())
+        if positives == 0 or positives == len(y):
+            return 1.0, 0.0
+        from scipy.optimize import minimize
+
+        target = np.where(y == 1, (positives + 1) / (positives + 2), 1 / (len(y) - positives + 2))
+
+        def loss(params):
+            z = params[0] * scores + params[1]
+            p = np.exp(-np.logaddexp(0.0, -z))
+            return np.sum(np.logaddexp(0.0, z) - target * z), np.array([np.sum((p - target) * scores),
+                                                                          np.sum(p - target)])
+
+        result = minimize(loss, np.array([1.0, 0.0]), jac=True, method="L-BFGS-B")
+        return float(result.x[0]), float(result.x[1])
+
+    def fit(self, X, Y: np.ndarray, classes: np.ndarray) -> "_MultiLabelClassifier":
+        """Fit on features ``X`` and a boolean label matrix ``Y`` (one column per label of ``classes``)."""
+        self.classes_ = np.asarray(classes)
+        Y = np.asarray(Y, dtype=np.int8)
+        scores, covered = self._out_of_fold(X, Y)
+        self.sigmoid_ = self._fit_sigmoid(scores[covered], Y[covered])
+        proba = np.where(covered, self.calibrate(scores), 0.0)
+        thresholds = np.full(len(self.classes_), DEFAULT_THRESHOLD)
+        for j in range(len(self.classes_)):
+            rows = covered[:, j]
+            if Y[rows, j].sum() >= MIN_POSITIVES_TO_TUNE:
+                thresholds[j] = _best_f1_threshold(proba[rows, j], Y[rows, j])
+        self.label_thresholds_ = thresholds
+        chosen = _choose(proba, thresholds)
+        score = np.where(chosen, proba, np.inf).min(axis=1)
+        self.thresholds_ = _precision_thresholds(score, (chosen & (Y == 1)).sum(axis=1), chosen.sum(axis=1),
+                                                 len(Y), self.confidence)
+        coef, intercept, _ = self._fit_labels(X, Y)
+        # float32 weights halve the model's size and memory; predictions are unaffected at this precision
+        self.svc_ = _LinearScores(coef, intercept, self.classes_)
+        return self
+
+    def calibrate(self, scores: np.ndarray) -> np.ndarray:
+        """Per-label probabilities from decision scores (they do not sum to one)."""
+        return _sigmoid(scores, *self.sigmoid_)
+
+    def predict_proba(self, X) -> np.ndarray:
+        return self.calibrate(self.svc_.decision_function(X))
+
+    def choose(self, proba: np.ndarray) -> np.ndarray:
+        """The predicted labels of each row as a boolean array (at least one per row)."""
+        return _choose(proba, self.label_thresholds_)
+
+    def coef_for(self, label_index: int) -> np.ndarray:
+        return self.svc_.coef_[label_index]
 
 
 class ComplaintClassifier:
@@ -335,6 +545,28 @@ class ComplaintClassifier:
         else reads the text; see :class:`~triage.normalize.Normalizer`.
     seed : int
         Seed for the calibration folds and the solver.
+    multi_label : dict or None
+        ``{target: separator}`` for targets whose cells hold several labels
+        (``{"problem": ","}``: the cell ``"H93,H15,"`` means H93 and H15). Cells
+        are split on the separator, items stripped, empty items and repeats
+        dropped; an empty cell leaves the row out of that target. Such a target
+        gets one-vs-rest SVMs, a decision threshold per label and at least one
+        label per prediction; labels in fewer than 2 rows cannot be learned and
+        are left out with a warning. Its predictions have ``labels`` (a tuple)
+        and ``label`` (the labels joined by the separator).
+
+    Examples
+    --------
+    >>> texts = ["刹车异响", "刹车异响很大", "发动机漏油", "发动机漏油严重", "刹车异响而且发动机漏油",
+    ...          "发动机漏油刹车也异响", "刹车片异响", "发动机机油渗漏"]
+    >>> problems = ["brake", "brake", "engine", "engine", "brake,engine", "engine,brake", "brake", "engine"]
+    >>> model = ComplaintClassifier(segmenter=Segmenter(user_dict=None, stop_words=None),
+    ...                             features=FeatureConfig(char_min_df=1),
+    ...                             multi_label={"problem": ","}).fit(texts, {"problem": problems})
+    >>> model.predict_one("发动机漏油").targets["problem"].labels
+    ('engine',)
+    >>> model.predict_one("刹车异响，发动机漏油")["problem"].label in ("brake,engine", "engine,brake")
+    True
     """
 
     def __init__(
@@ -348,6 +580,7 @@ class ComplaintClassifier:
         rules: EscalationRules | None = None,
         aliases: dict[str, str] | None = None,
         seed: int = 0,
+        multi_label: Mapping[str, str] | None = None,
     ):
         self.segmenter = segmenter
         self.features = features
@@ -357,8 +590,10 @@ class ComplaintClassifier:
         self.rules = rules
         self.aliases = aliases
         self.seed = seed
+        self.multi_label = multi_label
 
-    _PARAMETERS = ("segmenter", "features", "classifier", "confidence", "taxonomy", "rules", "aliases", "seed")
+    _PARAMETERS = ("segmenter", "features", "classifier", "confidence", "taxonomy", "rules", "aliases", "seed",
+                   "multi_label")
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         """The constructor's parameters (scikit-learn's estimator protocol, so ``sklearn.clone`` works)."""
@@ -385,9 +620,15 @@ class ComplaintClassifier:
         for name, labels in targets.items():
             if len(labels) != len(texts):
                 raise InputError(f"Target {name!r} has {len(labels)} labels for {len(texts)} texts; give one per text.")
+        separators = self._separators(targets)
+        label_sets = {name: [split_labels(v, sep) for v in targets[name]] for name, sep in separators.items()}
         if self.taxonomy is not None:
             for name, labels in targets.items():
-                self.taxonomy.check_labels(name, [None if is_missing(v) else str(v).strip() for v in labels])
+                if name in label_sets:
+                    self.taxonomy.check_labels(name, [item for items in label_sets[name] for item in items])
+                else:
+                    self.taxonomy.check_labels(name, [None if is_missing(v) else str(v).strip() for v in labels])
+        indicators = {name: self._indicator(name, sets, separators[name]) for name, sets in label_sets.items()}
         bad = [i for i, t in enumerate(texts) if not isinstance(t, str) or is_missing(t)]
         if bad:
             raise InputError(
@@ -399,9 +640,16 @@ class ComplaintClassifier:
         self.segmenter_ = segmenter
         self.vectorizer_ = build_vectorizer(self.features, segmenter)
         X = self.vectorizer_.fit_transform([self.normalizer_(t) for t in texts]).tocsr()
-        self.targets_: dict[str, _TargetClassifier] = {}
+        self.targets_: dict[str, _TargetClassifier | _MultiLabelClassifier] = {}
         self.small_classes_: dict[str, dict[str, int]] = {}
+        self.untrained_labels_: dict[str, dict[str, int]] = {}
         for name, labels in targets.items():
+            if name in indicators:
+                rows, Y, classes, small, untrained = indicators[name]
+                self.small_classes_[name], self.untrained_labels_[name] = small, untrained
+                model = _MultiLabelClassifier(self.classifier, self.confidence, self.seed, separators[name])
+                self.targets_[name] = model.fit(X[rows], Y, classes)
+                continue
             keep = np.array([not is_missing(v) for v in labels])
             y = np.array([str(v).strip() for v, k in zip(labels, keep) if k], dtype=object)
             classes, counts = np.unique(y, return_counts=True) if len(y) else (np.array([]), np.array([]))
@@ -421,6 +669,72 @@ class ComplaintClassifier:
             self.targets_[name] = model.fit(X[np.flatnonzero(keep)], y.astype(str))
         self.vectorizer_ = _compiled(self.vectorizer_)
         return self
+
+    def _separators(self, targets: Mapping[str, Sequence[Any]]) -> dict[str, str]:
+        """The checked ``multi_label`` setting: ``{target: separator}`` for targets being fitted."""
+        spec = getattr(self, "multi_label", None)
+        if spec is None:
+            return {}
+        try:
+            spec = check_multi_label(dict(spec) if isinstance(spec, Mapping) else spec)
+        except ConfigError as e:
+            raise InputError(str(e)) from None
+        unknown = sorted(set(spec) - set(targets))
+        if unknown:
+            raise InputError(
+                f"multi_label names {unknown}, which are not among the targets being fitted ({', '.join(targets)}); "
+                "fix the target names or drop them from multi_label."
+            )
+        rules = getattr(self, "rules", None)
+        if rules is not None and rules.target in spec:
+            raise InputError(
+                f"Target {rules.target!r} carries the escalation rules, which need one label per complaint; "
+                "it cannot be multi-label. Train without rules (--rules none) or keep it single-label."
+            )
+        return spec
+
+    def _indicator(self, name: str, sets: list[tuple[str, ...]], separator: str):
+        """Rows with labels, their label matrix, the learnable labels, the small and the unlearnable ones."""
+        rows = np.flatnonzero([bool(items) for items in sets])
+        counts: dict[str, int] = {}
+        for i in rows:
+            for item in sets[i]:
+                counts[item] = counts.get(item, 0) + 1
+        if len(counts) < 2:
+            raise InputError(
+                f"Multi-label target {name!r} has {len(counts)} distinct label(s) "
+                f"({', '.join(sorted(counts)) or 'none'}) after splitting on {separator!r}; a classifier needs at "
+                "least two. Check the separator, drop this target, or add examples of other labels."
+            )
+        everywhere = sorted(label for label, n in counts.items() if n == len(rows))
+        if everywhere:
+            raise InputError(
+                f"Multi-label target {name!r}: label(s) {', '.join(everywhere)} occur in every one of its "
+                f"{len(rows)} labelled rows, so there is nothing to tell them from; remove them from the cells "
+                "(they carry no information) or add rows without them."
+            )
+        untrained = {label: n for label, n in sorted(counts.items()) if n < 2}
+        classes = np.array(sorted(label for label, n in counts.items() if n >= 2), dtype=str)
+        if untrained:
+            logger.warning("Multi-label target %r: %d label(s) occur in only one row and cannot be learned; they are "
+                           "left out of training (never predicted): %s", name, len(untrained), ", ".join(untrained))
+        if len(classes) < 2:
+            raise InputError(
+                f"Multi-label target {name!r} has {len(classes)} label(s) that occur in at least 2 rows "
+                f"({', '.join(classes) or 'none'}); a classifier needs at least two. Add examples of other labels."
+            )
+        small = {label: n for label, n in sorted(counts.items()) if n < self.classifier.calibration_folds}
+        learnt_small = [label for label in small if label not in untrained]
+        if learnt_small:
+            logger.warning("Multi-label target %r: %d label(s) with fewer than %d examples are too small to learn "
+                           "well: %s", name, len(learnt_small), self.classifier.calibration_folds, ", ".join(learnt_small))
+        index = {label: j for j, label in enumerate(classes)}
+        Y = np.zeros((len(rows), len(classes)), dtype=bool)
+        for k, i in enumerate(rows):
+            for item in sets[i]:
+                if item in index:
+                    Y[k, index[item]] = True
+        return rows, Y, classes, small, untrained
 
     def _check_fitted(self):
         if not hasattr(self, "targets_"):
@@ -447,6 +761,12 @@ class ComplaintClassifier:
     def _active_rules(self) -> EscalationRules | None:
         rules = getattr(self, "rules", None)
         return rules if rules is not None and rules.target in self.targets_ else None
+
+    @property
+    def separators(self) -> dict[str, str]:
+        """``{target: separator}`` of the multi-label targets (empty when there are none)."""
+        self._check_fitted()
+        return {name: t.separator for name, t in self.targets_.items() if isinstance(t, _MultiLabelClassifier)}
 
     @property
     def classes(self) -> dict[str, list[str]]:
@@ -489,7 +809,7 @@ class ComplaintClassifier:
             blocks, intercepts, slices, start = [], [], {}, 0
             for name, t in self.targets_.items():
                 coef, intercept = t.svc_.coef_, np.asarray(t.svc_.intercept_, dtype=np.float64)
-                if coef.shape[0] == 1:  # binary: scores are [0, decision] as in _TargetClassifier._scores
+                if coef.shape[0] == 1 and not isinstance(t, _MultiLabelClassifier):  # binary: scores are [0, decision] as in _TargetClassifier._scores
                     coef = np.vstack([np.zeros_like(coef), coef])
                     intercept = np.array([0.0, intercept[0]])
                 blocks.append(np.asarray(coef, dtype=np.float32))
@@ -509,10 +829,14 @@ class ComplaintClassifier:
             scores = vectorizer.scores(prepared, weights) + intercepts
         else:
             scores = np.asarray(vectorizer.transform(prepared) @ weights, dtype=np.float64) + intercepts
-        return {name: _softmax(scores[:, slices[name]], t.temperature_) for name, t in self.targets_.items()}
+        return {name: t.calibrate(scores[:, slices[name]]) for name, t in self.targets_.items()}
 
     def predict_proba(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
-        """``{target: array (n_texts, n_classes)}`` of calibrated probabilities, columns in ``classes`` order."""
+        """``{target: array (n_texts, n_classes)}`` of calibrated probabilities, columns in ``classes`` order.
+
+        Rows sum to one for a single-label target; for a multi-label target each
+        column is the probability of that label on its own.
+        """
         self._check_fitted()
         prepared, _ = self._prepare(check_text_list(texts))
         return self._probabilities(prepared)
@@ -536,12 +860,14 @@ class ComplaintClassifier:
         rules = self._active_rules()
         taxonomy = getattr(self, "taxonomy", None)
         missing = TargetPrediction(label=None, probability=0.0, confidence="low")
+        missing_set = TargetPrediction(label=None, probability=0.0, confidence="low", labels=())
         results = []
         for i in range(len(texts)):
             why = list(reasons[i])
             k = row_of.get(i)
             if k is None:
-                targets = {name: missing for name in self.targets_}
+                targets = {name: missing_set if isinstance(t, _MultiLabelClassifier) else missing
+                           for name, t in self.targets_.items()}
             else:
                 targets = {name: found[k] for name, found in per_target.items()}
             signals: tuple[Signal, ...] = ()
@@ -561,6 +887,8 @@ class ComplaintClassifier:
     def _target_predictions(self, name: str, proba: np.ndarray) -> list[TargetPrediction]:
         """One target's predictions for a batch of probability rows (top-k and levels computed array-wise)."""
         model = self.targets_[name]
+        if isinstance(model, _MultiLabelClassifier):
+            return self._label_set_predictions(name, model, proba)
         taxonomy = getattr(self, "taxonomy", None)
         classes = [str(c) for c in model.classes_]
         names = [taxonomy.name_of(name, c) if taxonomy is not None else None for c in classes]
@@ -581,6 +909,34 @@ class ComplaintClassifier:
                 confidence=level,
                 alternatives=tuple(zip([classes[j] for j in row], values)),
                 name=names[best],
+            ))
+        return out
+
+    def _label_set_predictions(self, name: str, model: _MultiLabelClassifier,
+                               proba: np.ndarray) -> list[TargetPrediction]:
+        """A multi-label target's predictions: the chosen labels, most probable first, then the runners-up."""
+        taxonomy = getattr(self, "taxonomy", None)
+        classes = [str(c) for c in model.classes_]
+        names = [taxonomy.name_of(name, c) if taxonomy is not None else None for c in classes]
+        chosen = model.choose(proba)
+        order = np.argsort(-proba, axis=1, kind="stable")
+        high, medium = model.thresholds_["high"], model.thresholds_["medium"]
+        out = []
+        for row, ranked, picked in zip(proba.tolist(), order.tolist(), chosen.tolist()):
+            labels = [j for j in ranked if picked[j]]
+            shown = labels + [j for j in ranked[: self.classifier.top_k + len(labels)] if not picked[j]]
+            shown = shown[: max(self.classifier.top_k, len(labels))]
+            probability = row[labels[-1]]
+            level = ("high" if high is not None and probability >= high
+                     else "medium" if medium is not None and probability >= medium else "low")
+            label_names = [names[j] for j in labels]
+            out.append(TargetPrediction(
+                label=model.separator.join(classes[j] for j in labels),
+                probability=probability,
+                confidence=level,
+                alternatives=tuple((classes[j], row[j]) for j in shown),
+                name=model.separator.join(label_names) if all(n is not None for n in label_names) else None,
+                labels=tuple(classes[j] for j in labels),
             ))
         return out
 
@@ -629,7 +985,8 @@ class ComplaintClassifier:
         """The terms of ``text`` that pushed each target's predicted label most, with their weights.
 
         Weights are the term's TF-IDF value times the classifier's coefficient
-        for the predicted label: positive weights argue for it.
+        for the predicted label: positive weights argue for it. For a
+        multi-label target, the terms are those of its most probable label.
         """
         self._check_fitted()
         prediction = self.predict_one(text)
@@ -640,6 +997,8 @@ class ComplaintClassifier:
         terms = {}
         for name, model in self.targets_.items():
             label = prediction.targets[name].label
+            if isinstance(model, _MultiLabelClassifier) and label is not None:
+                label = prediction.targets[name].labels[0]  # the most probable of the chosen labels
             if label is None or x.nnz == 0:
                 terms[name] = []
                 continue

@@ -181,9 +181,16 @@ def save_model(
         "segmenter": {"user_dict": relative["user_dict"], "stop_words": relative["stop_words"],
                       **segmenter.describe(), "hmm_decision": HMM_DECISION},
         "confidence_thresholds": {name: t.thresholds_ for name, t in model.targets_.items()},
-        "calibration_temperature": {name: t.temperature_ for name, t in model.targets_.items()},
+        "calibration_temperature": {name: t.temperature_ for name, t in model.targets_.items()
+                                    if name not in model.separators},
         "files": files,
     }
+    if model.separators:  # one-vs-rest targets: separator, shared sigmoid, a decision threshold per label
+        manifest["multi_label"] = {
+            name: {"separator": t.separator, "sigmoid": list(t.sigmoid_),
+                   "decision_thresholds": dict(zip(map(str, t.classes_), map(float, t.label_thresholds_)))}
+            for name, t in model.targets_.items() if name in model.separators
+        }
     manifest.update(manifest_extra or {})
     if card is not None:
         _atomic_write_text(directory / CARD, card)

@@ -3,6 +3,12 @@
 >>> m = classification_metrics(["a", "a", "b", "b"], ["a", "b", "b", "b"])
 >>> m["accuracy"], round(m["macro_f1"], 3), m["majority_baseline"]["accuracy"]
 (0.75, 0.733, 0.5)
+
+Multi-label targets (several labels per row) have their own metrics:
+
+>>> m = multilabel_metrics([("a", "b"), ("a",), ("c",)], [("a",), ("a", "c"), ("c",)])
+>>> [round(m[k], 3) for k in ("micro_f1", "macro_f1", "samples_f1", "subset_accuracy", "hamming_loss")]
+[0.75, 0.556, 0.778, 0.333, 0.222]
 """
 
 from __future__ import annotations
@@ -17,7 +23,8 @@ import numpy as np
 
 from .normalize import mask_personal_data
 
-__all__ = ["classification_metrics", "calibration_metrics", "write_report", "format_metrics", "confidence_shares"]
+__all__ = ["classification_metrics", "calibration_metrics", "write_report", "format_metrics", "confidence_shares",
+           "multilabel_metrics", "multilabel_calibration", "label_set_confidence_shares", "is_multilabel"]
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +76,110 @@ def classification_metrics(y_true: Sequence[str], y_pred: Sequence[str | None]) 
     }
 
 
+def is_multilabel(metrics: dict[str, Any]) -> bool:
+    """Whether one target's metrics are those of a multi-label target."""
+    return metrics.get("kind") == "multi-label"
+
+
+def multilabel_metrics(y_true: Sequence[Sequence[str]], y_pred: Sequence[Sequence[str]]) -> dict[str, Any]:
+    """Metrics of predicted label sets against true label sets (one set per row).
+
+    Micro-F1 pools every (row, label) decision; macro-F1 averages the F1 of the
+    labels that occur in ``y_true`` (as for single-label targets); samples-F1
+    averages each row's F1; subset accuracy counts rows whose set is exactly
+    right; Hamming loss is the share of wrong (row, label) decisions over every
+    label seen in truth or prediction. The baseline predicts the most frequent
+    true label for every row.
+    """
+    from sklearn.metrics import f1_score, hamming_loss, precision_recall_fscore_support
+
+    y_true = [tuple(str(v) for v in row) for row in y_true]
+    y_pred = [() if row is None else tuple(str(v) for v in row) for row in y_pred]
+    if len(y_true) != len(y_pred) or not y_true:
+        raise ValueError(f"need as many predicted as true label sets (and at least one), got {len(y_pred)} and "
+                         f"{len(y_true)}")
+    counts: dict[str, int] = {}
+    for row in y_true:
+        for label in set(row):
+            counts[label] = counts.get(label, 0) + 1
+    labels = sorted(set(counts) | {v for row in y_pred for v in row})
+    true_labels = sorted(counts)
+    truth, pred = _indicator(y_true, labels), _indicator(y_pred, labels)
+
+    def scores(pred: np.ndarray) -> dict[str, float]:
+        true_columns = [labels.index(lab) for lab in true_labels]
+        return {
+            "micro_f1": float(f1_score(truth, pred, average="micro", zero_division=0)),
+            "macro_f1": float(f1_score(truth[:, true_columns], pred[:, true_columns], average="macro",
+                                       zero_division=0)),
+            "samples_f1": float(f1_score(truth, pred, average="samples", zero_division=0)),
+            "subset_accuracy": float(np.mean((truth == pred).all(axis=1))),
+            "hamming_loss": float(hamming_loss(truth, pred)),
+        }
+
+    precision, recall, f1, support = precision_recall_fscore_support(truth, pred, average=None, zero_division=0)
+    majority = max(true_labels, key=lambda lab: (counts[lab], -true_labels.index(lab)))
+    baseline = np.zeros_like(pred)
+    baseline[:, labels.index(majority)] = 1
+    return {
+        "kind": "multi-label",
+        "n": len(y_true),
+        **scores(pred),
+        "mean_true_labels": float(truth.sum(axis=1).mean()),
+        "mean_predicted_labels": float(pred.sum(axis=1).mean()),
+        "majority_baseline": {"label": majority, **scores(baseline)},
+        "per_label": {
+            lab: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(n)}
+            for lab, p, r, f, n in zip(labels, precision, recall, f1, support)
+        },
+    }
+
+
+def _indicator(rows: Sequence[Sequence[str]], labels: list[str]) -> np.ndarray:
+    index = {lab: j for j, lab in enumerate(labels)}
+    out = np.zeros((len(rows), len(labels)), dtype=int)
+    for i, row in enumerate(rows):
+        for lab in row:
+            out[i, index[lab]] = 1
+    return out
+
+
+def multilabel_calibration(proba: np.ndarray, classes: Sequence[str], y_true: Sequence[Sequence[str]],
+                           bins: int = 10) -> dict:
+    """Brier score (per label, averaged) and ECE of per-label probabilities, over every (row, label) pair.
+
+    Only the model's labels count (a true label it cannot predict has no probability).
+    """
+    truth = _indicator([[lab for lab in row if lab in set(classes)] for row in y_true], list(classes))
+    brier = float(np.mean((proba - truth) ** 2))
+    p, y = proba.ravel(), truth.ravel()
+    edges = np.linspace(0, 1, bins + 1)
+    ece = 0.0
+    for low, high in zip(edges[:-1], edges[1:]):
+        inside = (p > low) & (p <= high) if low > 0 else (p >= low) & (p <= high)
+        if inside.any():
+            ece += inside.mean() * abs(y[inside].mean() - p[inside].mean())
+    return {"brier": brier, "ece": float(ece)}
+
+
+def label_set_confidence_shares(levels: Sequence[str], hits: Sequence[int],
+                                sizes: Sequence[int]) -> dict[str, dict[str, float]]:
+    """Share of predictions per confidence level and the precision of their labels within each level.
+
+    ``hits`` counts the right labels of each predicted set, ``sizes`` its labels.
+    """
+    levels = np.asarray(levels)
+    hits, sizes = np.asarray(hits, dtype=float), np.asarray(sizes, dtype=float)
+    out = {}
+    for level in ("high", "medium", "low"):
+        inside = levels == level
+        out[level] = {
+            "share": float(inside.mean()) if len(levels) else 0.0,
+            "precision": float(hits[inside].sum() / sizes[inside].sum()) if sizes[inside].sum() else None,
+        }
+    return out
+
+
 def confidence_shares(levels: Sequence[str], correct: Sequence[bool]) -> dict[str, dict[str, float]]:
     """Share of predictions per confidence level and the accuracy measured within each level."""
     levels = np.asarray(levels)
@@ -87,6 +198,9 @@ def format_metrics(metrics: dict[str, Any], *, split: str) -> str:
     """A short plain-text summary of ``{target: metrics}`` for the terminal."""
     lines = [f"Metrics on {split}:"]
     for target, m in metrics.items():
+        if is_multilabel(m):
+            lines += _format_multilabel(target, m)
+            continue
         base = m["majority_baseline"]
         line = (
             f"  {target:<14} accuracy {m['accuracy']:.3f}  macro-F1 {m['macro_f1']:.3f}  "
@@ -101,11 +215,57 @@ def format_metrics(metrics: dict[str, Any], *, split: str) -> str:
     return "\n".join(lines)
 
 
+def _format_multilabel(target: str, m: dict[str, Any]) -> list[str]:
+    base = m["majority_baseline"]
+    line = (
+        f"  {target:<14} micro-F1 {m['micro_f1']:.3f}  macro-F1 {m['macro_f1']:.3f}  samples-F1 {m['samples_f1']:.3f}  "
+        f"exact match {m['subset_accuracy']:.3f}  Hamming loss {m['hamming_loss']:.4f}  (multi-label, n={m['n']})"
+    )
+    if "calibration" in m:
+        line += f"  Brier {m['calibration']['brier']:.4f}  ECE {m['calibration']['ece']:.4f}"
+    lines = [line, f"    baseline (always {base['label']}): micro-F1 {base['micro_f1']:.3f}  macro-F1 {base['macro_f1']:.3f}  "
+                   f"samples-F1 {base['samples_f1']:.3f}  exact match {base['subset_accuracy']:.3f}"]
+    small = [lab for lab, c in m["per_label"].items() if 0 < c["support"] < 5]
+    if small:
+        lines.append(f"    {len(small)} label(s) with under 5 evaluation rows (figures unreliable): "
+                     + ", ".join(small[:20]) + (" …" if len(small) > 20 else ""))
+    return lines
+
+
+def _markdown_multilabel(target: str, m: dict[str, Any], image: str | None) -> list[str]:
+    base = m["majority_baseline"]
+    out = ["", f"## {target} (multi-label)", "",
+           "| | micro-F1 | macro-F1 | samples-F1 | exact match | Hamming loss |", "|---|---|---|---|---|---|"]
+    for name, row in (("model", m), (f"baseline: always {base['label']}", base)):
+        out.append(f"| {name} | {row['micro_f1']:.3f} | {row['macro_f1']:.3f} | {row['samples_f1']:.3f} | "
+                   f"{row['subset_accuracy']:.3f} | {row['hamming_loss']:.4f} |")
+    out += ["", f"Labels per row: {m['mean_true_labels']:.2f} true, {m['mean_predicted_labels']:.2f} predicted. "
+            "No confusion matrix: a row may hold several labels; the per-label figures below take its place.", ""]
+    if image:
+        out += [f"![per-label F1 for {target}]({image})", ""]
+    out += ["| label | precision | recall | F1 | support |", "|---|---|---|---|---|"]
+    for lab, c in sorted(m["per_label"].items(), key=lambda item: (-item[1]["support"], item[0])):
+        out.append(f"| {lab} | {c['precision']:.3f} | {c['recall']:.3f} | {c['f1']:.3f} | {c['support']} |")
+    if "confidence" in m:
+        out += ["", "| confidence | share | precision of its labels |", "|---|---|---|"]
+        for level, c in m["confidence"].items():
+            value = "–" if c["precision"] is None else f"{c['precision']:.3f}"
+            out.append(f"| {level} | {c['share']:.3f} | {value} |")
+    return out
+
+
 def _markdown(metrics: dict[str, Any], title: str, split: str, images: dict[str, str]) -> str:
     out = [f"# {mask_personal_data(title)}", "", f"Split: {split}", ""]
-    out.append("| target | n | accuracy | macro-F1 | majority baseline | Brier | ECE |")
-    out.append("|---|---|---|---|---|---|---|")
-    for target, m in metrics.items():
+    single = {target: m for target, m in metrics.items() if not is_multilabel(m)}
+    if len(single) < len(metrics):
+        out += ["Multi-label targets: " + ", ".join(t for t in metrics if t not in single) + " (see their sections).",
+                ""]
+    if not single:
+        out = out[:-1]
+    else:
+        out.append("| target | n | accuracy | macro-F1 | majority baseline | Brier | ECE |")
+        out.append("|---|---|---|---|---|---|---|")
+    for target, m in single.items():
         cal = m.get("calibration", {})
         out.append(
             f"| {target} | {m['n']} | {m['accuracy']:.3f} | {m['macro_f1']:.3f} | "
@@ -113,6 +273,9 @@ def _markdown(metrics: dict[str, Any], title: str, split: str, images: dict[str,
             f"{cal.get('brier', float('nan')):.3f} | {cal.get('ece', float('nan')):.3f} |"
         )
     for target, m in metrics.items():
+        if is_multilabel(m):
+            out += _markdown_multilabel(target, m, images.get(target))
+            continue
         out += ["", f"## {target}", "", "| label | precision | recall | F1 | support |", "|---|---|---|---|---|"]
         for lab, c in m["per_class"].items():
             out.append(f"| {lab} | {c['precision']:.3f} | {c['recall']:.3f} | {c['f1']:.3f} | {c['support']} |")
@@ -184,15 +347,46 @@ def _plot_confusion(m: dict[str, Any], target: str, path: Path) -> bool:
     return True
 
 
+def _plot_label_f1(m: dict[str, Any], target: str, path: Path, most: int = 30) -> bool:
+    """Bars of F1 per label for a multi-label target's ``most`` most frequent labels."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    rows = sorted(m["per_label"].items(), key=lambda item: (-item[1]["support"], item[0]))
+    rows = [(lab, c) for lab, c in rows if c["support"] > 0][:most][::-1]
+    labels = [lab for lab, _ in rows]
+    ticks = labels if all(lab.isascii() for lab in labels) or _cjk_font() else [str(i) for i in range(len(labels))]
+    fig, ax = plt.subplots(figsize=(6, max(3.0, 0.28 * len(rows) + 1.5)))
+    ax.barh(range(len(rows)), [c["f1"] for _, c in rows], color="tab:blue")
+    ax.set_yticks(range(len(rows)), [f"{t} (n={c['support']})" for t, (_, c) in zip(ticks, rows)], fontsize=8)
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("F1")
+    ax.set_title(f"{target}: F1 of the {len(rows)} most frequent labels\nmicro-F1 {m['micro_f1']:.3f}, "
+                 f"macro-F1 {m['macro_f1']:.3f}", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
 def write_report(metrics: dict[str, Any], directory: str | os.PathLike, *, title: str, split: str) -> list[Path]:
-    """Write ``metrics.json``, ``report.md`` and (with matplotlib) ``confusion_<target>.png``; return the paths."""
+    """Write ``metrics.json``, ``report.md`` and (with matplotlib) pictures; return the paths.
+
+    The pictures are ``confusion_<target>.png`` for single-label targets and
+    ``labels_<target>.png`` (F1 per label) for multi-label ones.
+    """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     written = []
     images = {}
     for target, m in metrics.items():
-        name = f"confusion_{target}.png"
-        if _plot_confusion(m, target, directory / name):
+        multi = is_multilabel(m)
+        name = f"labels_{target}.png" if multi else f"confusion_{target}.png"
+        if (_plot_label_f1 if multi else _plot_confusion)(m, target, directory / name):
             images[target] = name
             written.append(directory / name)
     if not images:

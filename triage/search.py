@@ -16,7 +16,7 @@ import numpy as np
 
 from .config import ClassifierConfig, FeatureConfig
 from .features import build_vectorizer
-from .model import is_missing
+from .model import is_missing, split_labels
 from .normalize import Normalizer
 from .segment import Segmenter
 
@@ -42,6 +42,33 @@ class _CachedCut:
         return tokens
 
 
+def _micro_f1(X_train, X_test, sets: list[tuple[str, ...]], train, test, C: float, class_weight,
+              seed: int) -> float | None:
+    """Micro-F1 on the test rows of one-vs-rest SVMs fitted on the train rows (None when it cannot be measured)."""
+    from sklearn.svm import LinearSVC
+
+    tr = [i for i in range(len(train)) if sets[train[i]]]
+    te = [i for i in range(len(test)) if sets[test[i]]]
+    counts: dict[str, int] = {}
+    for i in tr:
+        for label in sets[train[i]]:
+            counts[label] = counts.get(label, 0) + 1
+    labels = sorted(label for label, n in counts.items() if 2 <= n < len(tr))
+    if len(labels) < 2 or not te:
+        return None
+    scores = np.empty((len(te), len(labels)))
+    for j, label in enumerate(labels):
+        y = np.array([label in sets[train[i]] for i in tr], dtype=int)
+        svc = LinearSVC(C=C, class_weight=class_weight, random_state=seed).fit(X_train[tr], y)
+        scores[:, j] = svc.decision_function(X_test[te])
+    chosen = scores > 0
+    none = ~chosen.any(axis=1)
+    chosen[none, scores[none].argmax(axis=1)] = True
+    hits = sum(len({labels[j] for j in np.flatnonzero(row)} & set(sets[test[i]])) for row, i in zip(chosen, te))
+    predicted, true = int(chosen.sum()), sum(len(sets[test[i]]) for i in te)
+    return 2 * hits / (predicted + true)
+
+
 def search(
     texts: Sequence[str],
     targets: Mapping[str, Sequence[Any]],
@@ -52,10 +79,14 @@ def search(
     aliases: dict[str, str] | None = None,
     folds: int = 3,
     seed: int = 0,
+    multi_label: Mapping[str, str] | None = None,
 ) -> tuple[FeatureConfig, ClassifierConfig, dict[str, Any]]:
     """Return the feature and classifier settings with the best mean cross-validated accuracy over targets.
 
-    Data too small to cross-validate (fewer than 60 rows) keeps the given settings.
+    A multi-label target (``multi_label={target: separator}``) counts with its
+    micro-F1 instead of accuracy: one-vs-rest SVMs, every label with a positive
+    score, or the best-scoring one when none has. Data too small to
+    cross-validate (fewer than 60 rows) keeps the given settings.
     """
     if len(texts) < MIN_ROWS:
         return features, classifier, {"skipped": f"fewer than {MIN_ROWS} rows"}
@@ -64,10 +95,14 @@ def search(
 
     normalizer = Normalizer(max_chars=features.max_chars, aliases=aliases)
     prepared = [normalizer(t) for t in texts]
+    multi_label = multi_label or {}
     first = np.array(["" if is_missing(v) else str(v) for v in next(iter(targets.values()))], dtype=object)
     counts = np.unique(first, return_counts=True)[1]
-    splitter = (StratifiedKFold(folds, shuffle=True, random_state=seed) if counts.min() >= folds
+    splitter = (StratifiedKFold(folds, shuffle=True, random_state=seed)
+                if counts.min() >= folds and next(iter(targets)) not in multi_label
                 else KFold(folds, shuffle=True, random_state=seed))
+    sets = {name: [split_labels(v, multi_label[name]) for v in labels]
+            for name, labels in targets.items() if name in multi_label}
     cut = _CachedCut(segmenter)
     unit = replace(features, word_weight=1.0)
     scores = {setting: [] for setting in GRID}
@@ -83,7 +118,12 @@ def search(
             X_train = hstack([word_parts[0] * weight, char_parts[0]]).tocsr()
             X_test = hstack([word_parts[1] * weight, char_parts[1]]).tocsr()
             accuracies = []
-            for labels in targets.values():
+            for name, labels in targets.items():
+                if name in sets:
+                    score = _micro_f1(X_train, X_test, sets[name], train, test, C, classifier.class_weight, seed)
+                    if score is not None:
+                        accuracies.append(score)
+                    continue
                 y = np.array(["" if is_missing(v) else str(v).strip() for v in labels], dtype=object)
                 tr = [i for i in range(len(train)) if y[train[i]]]
                 te = [i for i in range(len(test)) if y[test[i]]]

@@ -7,6 +7,16 @@
 >>> result = train(rows, config=TrainConfig(test_size=0, features=FeatureConfig(char_min_df=1)))
 >>> result.model.predict_one("信用卡年费").labels
 {'product': 'card'}
+
+A target whose cells hold several labels is declared with its separator:
+
+>>> rows = [{"text": t, "problem": p} for t, p in [
+...     ("刹车异响", "brake"), ("刹车异响很大", "brake"), ("刹车片异响", "brake"), ("发动机漏油", "engine"),
+...     ("发动机漏油严重", "engine"), ("发动机机油渗漏", "engine"), ("刹车异响而且发动机漏油", "brake,engine"),
+...     ("发动机漏油刹车也异响", "engine,brake")]]
+>>> config = TrainConfig(test_size=0, multi_label={"problem": ","}, features=FeatureConfig(char_min_df=1))
+>>> train(rows, config=config).model.predict_one("发动机漏油").labels
+{'problem': 'engine'}
 """
 
 from __future__ import annotations
@@ -25,10 +35,11 @@ import numpy as np
 from .config import FeatureConfig, TrainConfig  # noqa: F401  (FeatureConfig: used by the doctest)
 from .exceptions import InputError
 from .io import check_columns, read_rows
-from .model import ComplaintClassifier, is_missing
+from .model import ComplaintClassifier, is_missing, split_labels
 from .normalize import read_aliases
 from .persist import load_model, save_model
-from .report import calibration_metrics, classification_metrics, confidence_shares, format_metrics, write_report
+from .report import (calibration_metrics, classification_metrics, confidence_shares, format_metrics, is_multilabel,
+                     label_set_confidence_shares, multilabel_calibration, multilabel_metrics, write_report)
 from .search import search
 from .segment import Segmenter
 from .signals import EscalationRules
@@ -126,14 +137,17 @@ def read_labelled(data, *, text_column: str = "text", targets: Sequence[str] | N
     return LabelledData(texts=texts, labels=labels, sources=sources)
 
 
-def _split(data: LabelledData, test_size: float, seed: int) -> tuple[list[int], list[int]]:
+def _split(data: LabelledData, test_size: float, seed: int,
+           multi_label: Mapping[str, str] | None = None) -> tuple[list[int], list[int]]:
+    """Train and test row indices; stratified on the first target unless it is multi-label."""
     from sklearn.model_selection import train_test_split
 
     index = np.arange(len(data))
-    first = data.labels[next(iter(data.labels))]
+    name = next(iter(data.labels))
+    first = data.labels[name]
     strata = np.array(["" if is_missing(v) else str(v) for v in first], dtype=object)
     values, counts = np.unique(strata, return_counts=True)
-    stratify = strata if counts.min() >= 2 and len(values) > 1 else None
+    stratify = strata if counts.min() >= 2 and len(values) > 1 and name not in (multi_label or {}) else None
     n_test = int(round(test_size * len(data)))
     if stratify is not None and n_test < len(values):
         stratify = None
@@ -146,14 +160,42 @@ def _split(data: LabelledData, test_size: float, seed: int) -> tuple[list[int], 
     return sorted(train_idx.tolist()), sorted(test_idx.tolist())
 
 
+def _multilabel_evaluation(model: ComplaintClassifier, target: str, truth: list, predictions: list,
+                           proba: np.ndarray) -> dict[str, Any] | None:
+    """Metrics of one multi-label target: label sets split with the model's separator."""
+    separator = model.separators[target]
+    sets = [split_labels(v, separator) for v in truth]
+    rows = [i for i, items in enumerate(sets) if items]
+    if not rows:
+        return None
+    y_true = [sets[i] for i in rows]
+    y_pred = [predictions[i].targets[target].labels or () for i in rows]
+    metrics = multilabel_metrics(y_true, y_pred)
+    metrics["calibration"] = multilabel_calibration(proba[rows], model.classes[target], y_true)
+    metrics["confidence"] = label_set_confidence_shares(
+        [predictions[i].targets[target].confidence for i in rows],
+        [len(set(p) & set(t)) for p, t in zip(y_pred, y_true)], [len(p) for p in y_pred])
+    return metrics
+
+
 def evaluate_model(model: ComplaintClassifier, data: LabelledData) -> dict[str, Any]:
-    """Per-target metrics of ``model`` on labelled data (rows with a missing label are skipped per target)."""
+    """Per-target metrics of ``model`` on labelled data (rows with a missing label are skipped per target).
+
+    Multi-label targets get :func:`~triage.report.multilabel_metrics`, with the
+    cells split on the separator stored in the model.
+    """
     predictions = model.predict(data.texts)
     probas = model.predict_proba(data.texts)
+    separators = model.separators
     out = {}
     for target, truth in data.labels.items():
         if target not in model.targets_:
             logger.warning("The model does not predict %r; skipping it.", target)
+            continue
+        if target in separators:
+            metrics = _multilabel_evaluation(model, target, truth, predictions, probas[target])
+            if metrics is not None:
+                out[target] = metrics
             continue
         rows = [i for i, v in enumerate(truth) if not is_missing(v)]
         if not rows:
@@ -210,6 +252,7 @@ def model_card(result: TrainResult, config: TrainConfig, *, title: str = "triage
         "",
         "Triage of Chinese consumer complaints: one label per target with a calibrated probability and a",
         "confidence level; low-confidence predictions are flagged `needs_review` for a human.",
+        *_multilabel_card_lines(model),
         "It supports, and does not replace, the analyst who decides how a complaint is handled.",
         "",
         "## Data",
@@ -222,22 +265,43 @@ def model_card(result: TrainResult, config: TrainConfig, *, title: str = "triage
         "## Metrics",
         "",
     ]
+    single = {t: m for t, m in (result.metrics or {}).items() if not is_multilabel(m)}
+    multi = {t: m for t, m in (result.metrics or {}).items() if is_multilabel(m)}
     if result.metrics is None:
         lines.append("No held-out evaluation was run (trained on all data).")
     else:
-        lines += [f"Split: **{result.split}** (never seen in training).", "",
-                  "| target | n | accuracy | macro-F1 | majority baseline | Brier | ECE |",
-                  "|---|---|---|---|---|---|---|"]
-        for target, m in result.metrics.items():
+        lines += [f"Split: **{result.split}** (never seen in training).", ""]
+        if single:
+            lines += ["| target | n | accuracy | macro-F1 | majority baseline | Brier | ECE |",
+                      "|---|---|---|---|---|---|---|"]
+        for target, m in single.items():
             cal = m["calibration"]
             lines.append(
                 f"| {target} | {m['n']} | {m['accuracy']:.3f} | {m['macro_f1']:.3f} | "
                 f"{m['majority_baseline']['accuracy']:.3f} | {cal['brier']:.3f} | {cal['ece']:.3f} |"
             )
+        if multi:
+            lines += [""] if single else []
+            lines += ["| multi-label target | n | micro-F1 | macro-F1 | samples-F1 | exact match | Hamming loss | "
+                      "baseline micro-F1 / macro-F1 | Brier | ECE |", "|---|---|---|---|---|---|---|---|---|---|"]
+        for target, m in multi.items():
+            base, cal = m["majority_baseline"], m["calibration"]
+            lines.append(
+                f"| {target} | {m['n']} | {m['micro_f1']:.3f} | {m['macro_f1']:.3f} | {m['samples_f1']:.3f} | "
+                f"{m['subset_accuracy']:.3f} | {m['hamming_loss']:.4f} | {base['micro_f1']:.3f} / "
+                f"{base['macro_f1']:.3f} (always {base['label']}) | {cal['brier']:.4f} | {cal['ece']:.4f} |"
+            )
         lines += ["", "Share of held-out predictions per confidence level (accuracy within the level):", ""]
-        for target, m in result.metrics.items():
+        for target, m in single.items():
             parts = [
                 f"{lvl} {c['share']:.0%}" + ("" if c["accuracy"] is None else f" (acc {c['accuracy']:.2f})")
+                for lvl, c in m["confidence"].items()
+            ]
+            lines.append(f"- {target}: " + ", ".join(parts))
+        for target, m in multi.items():
+            parts = [
+                f"{lvl} {c['share']:.0%}" + ("" if c["precision"] is None else f" (precision of its labels "
+                                                                             f"{c['precision']:.2f})")
                 for lvl, c in m["confidence"].items()
             ]
             lines.append(f"- {target}: " + ", ".join(parts))
@@ -254,6 +318,23 @@ def model_card(result: TrainResult, config: TrainConfig, *, title: str = "triage
     return "\n".join(lines) + "\n"
 
 
+def _multilabel_card_lines(model: ComplaintClassifier) -> list[str]:
+    separators = model.separators
+    if not separators:
+        return []
+    lines = ["", "Multi-label targets (a complaint may get several labels, joined by the separator): "
+             + ", ".join(f"`{t}` (separator `{sep}`)" for t, sep in separators.items()) + ".",
+             "Each label has its own one-vs-rest SVM and decision threshold; at least one label is always given.",
+             "Confidence of a label set: `high` / `medium` where, on out-of-fold training predictions, at least 95% /",
+             "80% of the labels of the sets scored that high were right (score: the set's lowest label probability)."]
+    for target in separators:
+        untrained = getattr(model, "untrained_labels_", {}).get(target) or {}
+        if untrained:
+            lines.append(f"Labels of `{target}` seen in only one training row, never predicted: {len(untrained)} "
+                         f"({', '.join(list(untrained)[:20])}{' …' if len(untrained) > 20 else ''}).")
+    return lines
+
+
 def build_classifier(config: TrainConfig, labelled: LabelledData, train_data: LabelledData | None = None):
     """An unfitted classifier for ``config``: taxonomy checked, rules and aliases loaded, settings searched.
 
@@ -268,17 +349,32 @@ def build_classifier(config: TrainConfig, labelled: LabelledData, train_data: La
     rules = EscalationRules.load(config.rules) if config.rules is not None else None
     if rules is not None and rules.target not in labelled.labels:
         rules = None
+    multi_label = config.multi_label or {}
+    if rules is not None and rules.target in multi_label:
+        raise InputError(
+            f"Target {rules.target!r} carries the escalation rules, which need one label per complaint; it cannot be "
+            "multi-label. Train without rules (--rules none) or keep it single-label."
+        )
+    unknown = sorted(set(multi_label) - set(labelled.labels))
+    if unknown:
+        raise InputError(
+            f"Multi-label target(s) {unknown} are not label columns of {', '.join(labelled.sources)} "
+            f"(its targets: {', '.join(labelled.labels)}); fix the names given to --multi-label."
+        )
     if taxonomy is not None:
         for target, labels in labelled.labels.items():
-            taxonomy.check_labels(target, [None if is_missing(v) else str(v).strip() for v in labels],
-                                  where=", ".join(labelled.sources))
+            if target in multi_label:
+                values = [item for v in labels for item in split_labels(v, multi_label[target])]
+            else:
+                values = [None if is_missing(v) else str(v).strip() for v in labels]
+            taxonomy.check_labels(target, values, where=", ".join(labelled.sources))
     aliases = read_aliases(_resource_path("institutions.tsv", config.aliases)) if config.aliases is not None else None
     segmenter = Segmenter(user_dict=seg.user_dict, stop_words=seg.stop_words, hmm=seg.hmm, backend=seg.backend)
     features, classifier, search_report = config.features, config.classifier, None
     if config.search:
         features, classifier, search_report = search(
             train_data.texts, train_data.labels, features=features, classifier=classifier, segmenter=segmenter,
-            aliases=aliases, seed=config.seed)
+            aliases=aliases, seed=config.seed, multi_label=multi_label)
     model = ComplaintClassifier(
         aliases=aliases,
         segmenter=segmenter,
@@ -288,6 +384,7 @@ def build_classifier(config: TrainConfig, labelled: LabelledData, train_data: La
         taxonomy=taxonomy,
         rules=rules,
         seed=config.seed,
+        multi_label=dict(multi_label) or None,
     )
     return model, taxonomy, rules, aliases, search_report
 
@@ -323,9 +420,10 @@ def train(
                                  id_column=config.id_column)
         split = f"separate evaluation file ({', '.join(eval_set.sources)})"
     elif config.test_size > 0:
-        train_idx, test_idx = _split(labelled, config.test_size, config.seed)
+        train_idx, test_idx = _split(labelled, config.test_size, config.seed, config.multi_label)
         train_data, eval_set = labelled.subset(train_idx), labelled.subset(test_idx)
-        split = f"held-out {config.test_size:.0%} stratified split (seed {config.seed})"
+        stratified = "random" if next(iter(labelled.labels)) in (config.multi_label or {}) else "stratified"
+        split = f"held-out {config.test_size:.0%} {stratified} split (seed {config.seed})"
     else:
         train_data, eval_set, split = labelled, None, "none"
     model, taxonomy, rules, aliases, search_report = build_classifier(config, labelled, train_data)
@@ -357,6 +455,7 @@ def train(
             "chosen": {"features": features.to_dict(), "classifier": classifier.to_dict()},
             "metrics": {"split": split, "targets": metrics} if metrics else None,
             "small_classes": model.small_classes_,
+            **({"untrained_labels": model.untrained_labels_} if model.separators else {}),
             "taxonomy": taxonomy.to_dict() if taxonomy is not None else None,
             "escalation_rules": rules.to_dict() if rules is not None else None,
         }
