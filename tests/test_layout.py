@@ -77,3 +77,18 @@ def test_loading_and_predicting_import_neither_scikit_learn_nor_scipy():
         "assert not heavy, f'loading and predicting imported {heavy}'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_cli_predict_neither_imports_jieba_nor_lets_it_talk():
+    # The CLI only asks for jieba's logger to be quiet (importing jieba costs ~0.15 s of a cold start); jieba is
+    # imported when a text needs it (a tie-prone repeat), and is quiet then too.
+    code = (
+        "import sys; from triage.cli import main;"
+        "main(['predict', '信用卡年费没通知就扣了'], standalone_mode=False);"
+        "assert 'jieba' not in sys.modules, 'triage predict imported jieba';"
+        "main(['predict', '滴滴滴滴滴滴的催收电话'], standalone_mode=False);"
+        "assert 'jieba' in sys.modules, 'the tie-prone text did not reach jieba'"
+    )
+    done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True,
+                          cwd=PACKAGE.parent)
+    assert "prefix dict" not in done.stderr, done.stderr

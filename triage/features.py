@@ -267,6 +267,20 @@ class CompiledVectorizer:
         X.data = self._weigh(nnz_rows, X.indices, X.data, len(texts)).astype(dtype)
         return X
 
+    def _float64(self, weights: np.ndarray) -> np.ndarray:
+        """``weights`` in float64 for the sparse product, converted once per weight matrix (not per batch)."""
+        if weights.dtype == np.float64:
+            return weights
+        cached = self.__dict__.get("_float64_")
+        if cached is None or cached[0] is not weights:
+            cached = self._float64_ = (weights, weights.astype(np.float64))
+        return cached[1]
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_float64_", None)
+        return state
+
     def transform(self, texts: list[str]):
         """A CSR matrix (float32) equal to the fitted vectoriser's ``transform(texts)``."""
         return self._matrix(texts, np.float32)
@@ -280,16 +294,15 @@ class CompiledVectorizer:
         per text. Both sum the same float64 products in the same order, so a
         text scores the same (to rounding far below what is reported) in any batch.
         """
-        weights = np.asarray(weights, dtype=np.float64)
         if len(texts) > small:
-            return np.asarray(self._matrix(texts, np.float64) @ weights)
+            return np.asarray(self._matrix(texts, np.float64) @ self._float64(weights))
         rows, cols = self._occurrences(texts)
         out = np.zeros((len(texts), weights.shape[1]), dtype=np.float64)
         if len(rows) == 0:
             return out
         keys, counts = np.unique(rows * self.n_features + cols, return_counts=True)  # sorted by row, then column
         rows, cols = np.divmod(keys, self.n_features)
-        contributions = weights[cols] * self._weigh(rows, cols, counts, len(texts))[:, None]
+        contributions = np.asarray(weights[cols], dtype=np.float64) * self._weigh(rows, cols, counts, len(texts))[:, None]
         starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
         out[rows[starts]] = np.add.reduceat(contributions, starts, axis=0)
         return out
