@@ -55,40 +55,44 @@ def test_cli_imports_neither_sklearn_nor_jieba():
     assert "import jieba" not in source and "sklearn" not in source
 
 
+def _fresh_python(*statements: str) -> subprocess.CompletedProcess:
+    """Run statements in a new interpreter (this repository's package, cold imports); fail with its stderr."""
+    done = subprocess.run([sys.executable, "-c", "\n".join(statements)], capture_output=True, text=True,
+                          cwd=PACKAGE.parent)
+    assert done.returncode == 0, done.stderr
+    return done
+
+
 def test_importing_triage_is_quiet():
-    code = (
-        "import logging, sys, warnings;"
-        "import numpy, scipy.special, sklearn.svm, sklearn.feature_extraction.text;"  # they add filters of their own
-        "before = (logging.root.handlers[:], list(warnings.filters));"
-        "import triage;"
-        "assert 'jieba' not in sys.modules, 'importing triage imported jieba';"
-        "assert (logging.root.handlers, list(warnings.filters)) == before"
+    _fresh_python(
+        "import logging, sys, warnings",
+        "import numpy, scipy.special, sklearn.svm, sklearn.feature_extraction.text",  # they add filters of their own
+        "before = (logging.root.handlers[:], list(warnings.filters))",
+        "import triage",
+        "assert 'jieba' not in sys.modules, 'importing triage imported jieba'",
+        "assert (logging.root.handlers, list(warnings.filters)) == before",
     )
-    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_loading_and_predicting_import_neither_scikit_learn_nor_scipy():
     # Importing scikit-learn alone takes about 2 s: a cold `triage predict` must not pay for it.
-    code = (
-        "import sys, triage;"
-        "p = triage.load_model().predict_one('信用卡年费没通知就扣了，要求退还');"
-        "assert p.labels['category'], p;"
-        "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'sklearn', 'scipy', 'jieba', 'joblib'});"
-        "assert not heavy, f'loading and predicting imported {heavy}'"
+    _fresh_python(
+        "import sys, triage",
+        "p = triage.load_model().predict_one('信用卡年费没通知就扣了，要求退还')",
+        "assert p.labels['category'], p",
+        "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'sklearn', 'scipy', 'jieba', 'joblib'})",
+        "assert not heavy, f'loading and predicting imported {heavy}'",
     )
-    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_cli_predict_neither_imports_jieba_nor_lets_it_talk():
     # The CLI only asks for jieba's logger to be quiet (importing jieba costs ~0.15 s of a cold start); jieba is
     # imported when a text needs it (a tie-prone repeat), and is quiet then too.
-    code = (
-        "import sys; from triage.cli import main;"
-        "main(['predict', '信用卡年费没通知就扣了'], standalone_mode=False);"
-        "assert 'jieba' not in sys.modules, 'triage predict imported jieba';"
-        "main(['predict', '滴滴滴滴滴滴的催收电话'], standalone_mode=False);"
-        "assert 'jieba' in sys.modules, 'the tie-prone text did not reach jieba'"
+    done = _fresh_python(
+        "import sys; from triage.cli import main",
+        "main(['predict', '信用卡年费没通知就扣了'], standalone_mode=False)",
+        "assert 'jieba' not in sys.modules, 'triage predict imported jieba'",
+        "main(['predict', '滴滴滴滴滴滴的催收电话'], standalone_mode=False)",
+        "assert 'jieba' in sys.modules, 'the tie-prone text did not reach jieba'",
     )
-    done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True,
-                          cwd=PACKAGE.parent)
     assert "prefix dict" not in done.stderr, done.stderr
