@@ -29,12 +29,16 @@ def _texts(n=400):
 def test_compiled_transform_equals_scikit_learn(config):
     texts = _texts()
     vectorizer = build_vectorizer(config, Segmenter(stop_words=None)).fit(texts[:300])
-    unseen = texts[300:] + EDGE_CASES  # words and characters the vocabulary has never seen
+    # words and characters the vocabulary has never seen; empty texts first and last (batch boundaries)
+    unseen = EDGE_CASES + texts[300:] + EDGE_CASES
     expected = vectorizer.transform(unseen).tocsr()
-    got = CompiledVectorizer(vectorizer).transform(unseen)
-    assert got.shape == expected.shape and got.dtype == np.float32
-    assert abs(got - expected).max() < 1e-6
-    assert np.array_equal(got.indptr, expected.indptr)
+    compiled = CompiledVectorizer(vectorizer)
+    for start, stop in ((0, len(unseen)), (0, 3), (len(unseen) - 3, len(unseen))):
+        got = compiled.transform(unseen[start:stop])  # large batches use hash tables, small ones binary search
+        want = expected[start:stop]
+        assert got.shape == want.shape and got.dtype == np.float32
+        assert abs(got - want).max() < 1e-6
+        assert np.array_equal(got.indptr, want.indptr)
 
 
 def test_settings_it_does_not_cover_are_refused_so_the_model_falls_back():

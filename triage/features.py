@@ -72,6 +72,8 @@ def feature_names(vectorizer) -> list[str]:
 
 _WHITE_SPACES = re.compile(r"\s\s+")
 _BITS = 21  # every code point fits in 21 bits, so three of them pack into one uint64
+_EMPTY = np.uint64(2**64 - 1)  # a free slot of a _HashTable (no n-gram key reaches it)
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: multiply, keep the top bits
 
 
 def _pack(codes: np.ndarray, n: int) -> np.ndarray:
@@ -86,8 +88,57 @@ def _codes(text: str) -> np.ndarray:
     return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
 
 
+class _HashTable:
+    """uint64 key → int64 value, open addressing with linear probing, built and probed with array operations.
+
+    A third full or less, so that nearly every key is settled by its first probe:
+    one gather per key instead of the twenty of a binary search in a large array.
+
+    >>> table = _HashTable(np.array([7, 42, 2**40], dtype=np.uint64), np.array([0, 1, 2]))
+    >>> table.find(np.array([42, 5, 2**40, 7], dtype=np.uint64)).tolist()
+    [1, -1, 2, 0]
+    """
+
+    def __init__(self, keys: np.ndarray, values: np.ndarray):
+        keys, values = np.asarray(keys, dtype=np.uint64), np.asarray(values, dtype=np.int64)
+        bits = max(4, (3 * len(keys)).bit_length())
+        self.shift, self.mask = np.uint64(64 - bits), (1 << bits) - 1
+        self.slots = np.full(1 << bits, _EMPTY, dtype=np.uint64)
+        self.values = np.full(1 << bits, -1, dtype=np.int64)
+        slot, pending = self._home(keys), np.arange(len(keys))
+        while len(pending):  # each round, every free slot goes to the first key that wants it; the rest move on
+            wanted = slot[pending]
+            free = self.slots[wanted] == _EMPTY
+            taken, first = np.unique(wanted[free], return_index=True)
+            winners = pending[free][first]
+            self.slots[taken], self.values[taken] = keys[winners], values[winners]
+            placed = np.zeros(len(keys), dtype=bool)
+            placed[winners] = True
+            pending = pending[~placed[pending]]
+            slot[pending] = (slot[pending] + 1) & self.mask
+
+    def _home(self, keys: np.ndarray) -> np.ndarray:
+        return ((keys * _GOLDEN) >> self.shift).astype(np.int64)
+
+    def find(self, keys: np.ndarray) -> np.ndarray:
+        """The value of each key, -1 where a key is absent."""
+        out = np.full(len(keys), -1, dtype=np.int64)
+        slot, todo = self._home(keys), np.arange(len(keys))
+        while len(todo):
+            seen = self.slots[slot]
+            hit = seen == keys[todo]
+            out[todo[hit]] = self.values[slot[hit]]
+            going_on = ~hit & (seen != _EMPTY)
+            todo, slot = todo[going_on], (slot[going_on] + 1) & self.mask
+        return out
+
+
 class _SortedLookup:
-    """Vocabulary lookup over sorted integer keys: ``find(keys)`` gives the feature index or -1, vectorised."""
+    """Vocabulary lookup over integer keys: ``find(keys)`` gives the feature index or -1, vectorised.
+
+    Kept as sorted arrays (what a saved model holds); the hash table that
+    serves large batches is built from them on first use.
+    """
 
     def __init__(self, keys, features):
         keys, features = np.asarray(keys, dtype=np.uint64), np.asarray(features, dtype=np.int64)
@@ -97,9 +148,24 @@ class _SortedLookup:
     def find(self, keys: np.ndarray) -> np.ndarray:
         if len(self.keys) == 0 or len(keys) == 0:
             return np.full(len(keys), -1, dtype=np.int64)
+        if len(keys) > _SMALL:
+            return self._table().find(keys)
         at = np.searchsorted(self.keys, keys)
         at[at == len(self.keys)] = 0
         return np.where(self.keys[at] == keys, self.features[at], -1)
+
+    def _table(self) -> _HashTable:
+        table = self.__dict__.get("_table_")
+        if table is None:
+            table = self._table_ = _HashTable(self.keys, self.features)
+        return table
+
+    def __getstate__(self):
+        return {"keys": self.keys, "features": self.features}
+
+
+# Up to this many keys a binary search (one numpy call) beats the hash table's few rounds of array operations.
+_SMALL = 512
 
 
 class _CharPart:
@@ -127,6 +193,8 @@ class _CharPart:
         texts = [_WHITE_SPACES.sub(" ", t) if _WHITE_SPACES.search(t) else t for t in texts]
         lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
         codes = _codes("".join(texts))
+        if len(codes) > _SMALL:
+            return self._all_lengths(codes, lengths)
         row_of = np.repeat(np.arange(len(texts)), lengths)
         end_of = np.repeat(np.cumsum(lengths), lengths)  # position just past each character's text
         rows, features = [], []
@@ -143,6 +211,45 @@ class _CharPart:
         if not rows:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
         return np.concatenate(rows), np.concatenate(features)
+
+    def _all_lengths(self, codes: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Like :meth:`features` for a large batch: the n-grams of every length looked up in one hash table."""
+        shifted = codes + np.uint64(1)  # no code is 0, so the keys of different lengths never collide
+        bounds = np.cumsum(lengths)
+        keys, rows = [], []
+        for n in range(self.ngram_range[0], self.ngram_range[1] + 1):
+            if n not in self.lookups or len(codes) < n:
+                continue
+            inside = np.ones(len(codes) - n + 1, dtype=bool)  # n-grams that end in the text they begin in
+            for k in range(1, n):  # an n-gram starting k characters before a text's end crosses into the next
+                ends = bounds[(bounds >= k) & (bounds - k < len(inside))]
+                inside[ends - k] = False
+            keys.append(_pack(shifted, n)[inside])
+            rows.append(np.flatnonzero(inside))
+        if not keys:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        found = self._table().find(np.concatenate(keys))
+        starts = np.concatenate(rows)
+        keep = found >= 0
+        return np.searchsorted(bounds, starts[keep], side="right"), found[keep]
+
+    def _table(self) -> _HashTable:
+        """Every length's vocabulary in one table, keyed on code points plus one (built on first use)."""
+        table = self.__dict__.get("_table_")
+        if table is None:
+            keys, features = [], []
+            low = np.uint64((1 << _BITS) - 1)
+            for n, lookup in self.lookups.items():
+                parts = [(lookup.keys >> np.uint64(_BITS * (n - 1 - k))) & low for k in range(n)]
+                keys.append(_pack(np.stack(parts, axis=1).ravel() + np.uint64(1), n)[::n])
+                features.append(lookup.features)
+            table = self._table_ = _HashTable(np.concatenate(keys), np.concatenate(features))
+        return table
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_table_", None)
+        return state
 
 
 class _WordPart:
