@@ -20,8 +20,8 @@ the rule that fired; the highest level among them is the severity floor.
 from __future__ import annotations
 
 import bisect
+import functools
 import hashlib
-import itertools
 import operator
 import os
 import re
@@ -103,26 +103,16 @@ class _Rule:
     max_count: float
     amount: bool
     pattern_prefixes: tuple[frozenset[str] | None, ...] = ()  # the same, pattern by pattern
+    pattern_conditions: tuple[tuple[frozenset[str], ...], ...] = ()  # see _conditions, pattern by pattern
 
 
-def _prefixes(pattern: str, width: int = 2, limit: int = 4096) -> frozenset[str] | None:
-    """Strings of up to ``width`` characters one of which begins every match of ``pattern`` (None: unknown).
+def _heads(items: list, width: int = 2, limit: int = 4096) -> set[str] | None:
+    """Strings of up to ``width`` characters one of which every match of the parsed regex ``items`` contains.
 
-    Used only to skip rules that cannot match a text at all, so "cannot tell"
-    (None) is always safe: the rule is then tried on every text.
-
-    >>> sorted(_prefixes("(找|联系)(媒体|记者)"))
-    ['找媒', '找记', '联系']
-    >>> sorted(_prefixes("[6-7][0-9]岁"))[:3]
-    ['60', '61', '62']
-    >>> _prefixes(".{0,4}投诉") is None
-    True
+    None means "cannot tell". The strings are the beginnings of the matches
+    (after a repeat, of its last repetition): the text must contain one of them.
     """
-    try:
-        import re._constants as c
-        from re import _parser as parser  # the standard library's own regex parser
-    except ImportError:
-        return None
+    import re._constants as c
 
     def join(heads: set[str], tails: set[str]) -> set[str]:
         return {(h + t)[:width] for h in heads for t in tails}
@@ -169,17 +159,66 @@ def _prefixes(pattern: str, width: int = 2, limit: int = 4096) -> frozenset[str]
                 return None
         return None if heads == {""} else heads
 
+    return sequence(items)
+
+
+def _parse(pattern: str) -> list | None:
     try:
-        found = sequence(parser.parse(pattern))
-    except Exception:  # an unforeseen construct: never skip on a guess
+        from re import _parser as parser  # the standard library's own regex parser
+
+        return list(parser.parse(pattern))
+    except Exception:  # an unforeseen construct or parser: never skip on a guess
         return None
+
+
+def _prefixes(pattern: str, width: int = 2, limit: int = 4096) -> frozenset[str] | None:
+    """Strings of up to ``width`` characters one of which begins every match of ``pattern`` (None: unknown).
+
+    >>> sorted(_prefixes("(找|联系)(媒体|记者)"))
+    ['找媒', '找记', '联系']
+    >>> sorted(_prefixes("[6-7][0-9]岁"))[:3]
+    ['60', '61', '62']
+    >>> _prefixes(".{0,4}投诉") is None
+    True
+    """
+    items = _parse(pattern)
+    found = _heads(items, width, limit) if items is not None else None
     return frozenset(found) if found else None
+
+
+def _conditions(pattern: re.Pattern, most: int = 3) -> tuple[frozenset[str], ...]:
+    """Up to ``most`` sets of 1- or 2-character strings such that a text ``pattern`` can match contains one
+    string of every set; used only to skip patterns that cannot match, so an empty tuple (cannot tell) is safe.
+
+    Each top-level element of the pattern that every match passes through gives one set (the beginnings of
+    what follows from there); the most selective sets are kept: two-character strings, then fewer of them.
+
+    >>> [sorted(c) for c in _conditions(re.compile("(?<![免防])盗刷"))]
+    [['盗刷'], ['刷']]
+    >>> [sorted(c)[:3] for c in _conditions(re.compile("[6-7][0-9]岁"))]
+    [['0岁', '1岁', '2岁'], ['60', '61', '62'], ['岁']]
+    >>> _conditions(re.compile(".{0,4}"))
+    ()
+    """
+    if pattern.flags & re.IGNORECASE:
+        return ()
+    items = _parse(pattern.pattern)
+    if items is None:
+        return ()
+    found = set()
+    for i in range(len(items)):
+        heads = _heads(items[i:])
+        if heads:
+            found.add(frozenset(heads))
+    ranked = sorted(found, key=lambda keys: (sum(len(k) == 1 for k in keys), len(keys), sorted(keys)))
+    return tuple(ranked[:most])
 
 
 def _pattern_prefixes(pattern: re.Pattern) -> frozenset[str] | None:
     return None if pattern.flags & re.IGNORECASE else _prefixes(pattern.pattern)
 
 
+_SLOTS = 3  # conditions per pattern used by the index of EscalationRules
 _NEGATION_TAIL = r"[^，。！？；,.!?;]{0,4}$"  # a negation counts when at most this far before the keyword
 
 
@@ -214,21 +253,35 @@ class EscalationRules:
         self._index()
 
     def _index(self) -> None:
-        """Map prefixes to the patterns they can begin (see :meth:`_candidates`)."""
-        # prefix → the (rule, pattern) pairs whose matches can begin with it: one set intersection per text
-        # finds every pattern worth running; patterns with unknown prefixes always run
-        self._by_prefix: dict[str, list[tuple[int, int]]] = {}
-        self._always: list[tuple[int, int]] = []
+        """Index the patterns by the short strings a text must contain for them to match (see :meth:`_candidates`).
+
+        Pattern ``j`` (in rule-table order) owns bit ``j`` of each of :data:`_SLOTS` fields of one integer: a
+        string's mask sets, in field ``s``, the bits of the patterns whose ``s``-th condition it satisfies, and
+        the base mask sets the fields of patterns with no ``s``-th condition, so that OR-ing the masks of a
+        text's strings and AND-ing the fields leaves exactly the patterns whose every condition is met.
+        """
+        self._entries: list[tuple[int, int]] = []  # (rule, pattern index); -1: the rule's amount search
+        conditions: list[tuple[frozenset[str], ...]] = []
         for r, rule in enumerate(self.rules):
-            if len(rule.pattern_prefixes) != len(rule.patterns):  # a rule table pickled before prefixes existed
-                object.__setattr__(rule, "pattern_prefixes", tuple(_pattern_prefixes(p) for p in rule.patterns))
+            if len(rule.pattern_conditions) != len(rule.patterns):  # a rule table pickled before conditions existed
+                object.__setattr__(rule, "pattern_conditions", tuple(_conditions(p) for p in rule.patterns))
             if rule.amount:
-                self._always.append((r, -1))
-            for k, begins in enumerate(rule.pattern_prefixes):
-                if begins is None:
-                    self._always.append((r, k))
-                for prefix in begins or ():
-                    self._by_prefix.setdefault(prefix, []).append((r, k))
+                self._entries.append((r, -1))
+                conditions.append(())
+            for k, found in enumerate(rule.pattern_conditions):
+                self._entries.append((r, k))
+                conditions.append(found)
+        width = len(self._entries)
+        self._base = 0
+        self._masks: dict[str, int] = {}
+        for j, found in enumerate(conditions):
+            for slot in range(_SLOTS):
+                bit = 1 << (j + slot * width)
+                if slot >= len(found):
+                    self._base |= bit
+                    continue
+                for key in found[slot]:
+                    self._masks[key] = self._masks.get(key, 0) | bit
 
     def _rule(self, raw: dict[str, Any]) -> _Rule:
         missing = [k for k in ("id", "level", "patterns") if k not in raw]
@@ -239,6 +292,7 @@ class EscalationRules:
         amount = raw["patterns"] == ["__amount__"]
         patterns = () if amount else tuple(re.compile(p) for p in raw["patterns"])
         prefixes = tuple(_pattern_prefixes(p) for p in patterns)
+        conditions = tuple(_conditions(p) for p in patterns)
         return _Rule(
             id=raw["id"],
             level=raw["level"],
@@ -255,6 +309,7 @@ class EscalationRules:
             max_count=float(raw.get("max_count", float("inf"))),
             amount=amount,
             pattern_prefixes=prefixes,
+            pattern_conditions=conditions,
         )
 
     @classmethod
@@ -272,8 +327,8 @@ class EscalationRules:
 
     def __getstate__(self):
         state = self.__dict__.copy()
-        state.pop("_by_prefix", None)
-        state.pop("_always", None)
+        for derived in ("_entries", "_base", "_masks", "_by_prefix", "_always"):
+            state.pop(derived, None)
         return state
 
     def __setstate__(self, state):
@@ -331,14 +386,26 @@ class EscalationRules:
             if value >= self.amount_threshold:
                 yield m
 
-    def _candidates(self, text: str):
+    def _candidates(self, text: str) -> list[tuple[_Rule, list[int]]]:
         """(rule, pattern indexes worth running) in rule-table order; an amount rule comes with no indexes."""
-        starts = set(text)
-        starts.update(map(operator.add, text, text[1:]))  # every 1- and 2-character string of the text
-        hits = sorted(set(itertools.chain(self._always, *map(self._by_prefix.__getitem__,
-                                                             starts & self._by_prefix.keys()))))
-        for r, group in itertools.groupby(hits, key=operator.itemgetter(0)):
-            yield self.rules[r], [k for _, k in group if k >= 0]
+        present = set(text)
+        present.update(map(operator.add, text, text[1:]))  # every 1- and 2-character string of the text
+        masks = self._masks
+        met = functools.reduce(operator.or_, map(masks.__getitem__, present & masks.keys()), self._base)
+        width = len(self._entries)
+        for _ in range(_SLOTS - 1):  # afterwards the lowest field is the AND of all fields
+            met &= met >> width
+        met &= (1 << width) - 1
+        out: list[tuple[_Rule, list[int]]] = []
+        while met:
+            low = met & -met
+            r, k = self._entries[low.bit_length() - 1]
+            met ^= low
+            if not out or out[-1][0] is not self.rules[r]:
+                out.append((self.rules[r], []))
+            if k >= 0:
+                out[-1][1].append(k)
+        return out
 
     def _accepts(self, rule: _Rule, m: re.Match, text: str, stops: list[int]) -> bool:
         """Whether a match of the rule's pattern passes the rule's negation, speaker, context and count checks."""
