@@ -41,9 +41,9 @@ _MASKS = [
     (re.compile(r"(?<![0-9])0\d{2,3}[ -]?\d{7,8}(?![0-9])"), "[电话]"),
 ]
 _WHITESPACE = re.compile(r"\s+")
-# What each mask cannot match without (None: a run of four digits, which every number mask contains);
-# checked first so that most texts skip most substitutions.
-_FOUR_DIGITS = re.compile(r"\d{4}")
+# What each mask cannot match without (None: ten characters of a number written with separators or stars,
+# which every number mask's match contains); checked first so that most texts skip every substitution.
+_LONG_NUMBER = re.compile(r"\d[\d* -]{9}")
 _NEEDS = (re.compile(r"https?:|www\.", re.I), re.compile("@"), None, None, None, None)
 
 
@@ -53,7 +53,7 @@ def mask_personal_data(text: str) -> str:
     >>> mask_personal_data("打0755-12345678或发邮件到 kf@bank.cn")
     '打[电话]或发邮件到 [邮箱]'
     """
-    digits = _FOUR_DIGITS.search(text) is not None
+    digits = _LONG_NUMBER.search(text) is not None
     for (pattern, placeholder), needed in zip(_MASKS, _NEEDS):
         if digits if needed is None else needed.search(text):
             text = pattern.sub(placeholder, text)
