@@ -169,7 +169,7 @@ _SMALL = 512
 
 
 class _CharPart:
-    """Character n-grams of a fitted char ``TfidfVectorizer``, looked up per n-gram length."""
+    """Character n-grams of a fitted char ``TfidfVectorizer`` (stored per n-gram length)."""
 
     def __init__(self, vocabulary: dict[str, int], ngram_range: tuple[int, int]):
         if ngram_range[1] > 3:
@@ -189,66 +189,52 @@ class _CharPart:
             self.lookups[n] = _SortedLookup(keys, features)
 
     def features(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """(row, feature) of every in-vocabulary n-gram occurrence in ``texts``."""
-        texts = [_WHITE_SPACES.sub(" ", t) if _WHITE_SPACES.search(t) else t for t in texts]
-        lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
-        codes = _codes("".join(texts))
-        if len(codes) > _SMALL:
-            return self._all_lengths(codes, lengths)
-        row_of = np.repeat(np.arange(len(texts)), lengths)
-        end_of = np.repeat(np.cumsum(lengths), lengths)  # position just past each character's text
-        rows, features = [], []
-        low, high = self.ngram_range
-        for n in range(low, high + 1):
-            lookup = self.lookups.get(n)
-            if lookup is None or len(codes) < n:
-                continue
-            starts = np.arange(len(codes) - n + 1)
-            found = lookup.find(_pack(codes, n))
-            keep = (found >= 0) & (starts + n <= end_of[: len(starts)])
-            rows.append(row_of[: len(starts)][keep])
-            features.append(found[keep])
-        if not rows:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-        return np.concatenate(rows), np.concatenate(features)
+        """(row, feature) of every in-vocabulary n-gram occurrence in ``texts``.
 
-    def _all_lengths(self, codes: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Like :meth:`features` for a large batch: the n-grams of every length looked up in one hash table."""
-        shifted = codes + np.uint64(1)  # no code is 0, so the keys of different lengths never collide
-        bounds = np.cumsum(lengths)
-        keys, rows = [], []
+        The n-grams of every length are looked up at once, keyed on code
+        points plus one (so that keys of different lengths cannot collide).
+        """
+        texts = [_WHITE_SPACES.sub(" ", t) if _WHITE_SPACES.search(t) else t for t in texts]
+        codes = _codes("".join(texts)) + np.uint64(1)
+        bounds = np.cumsum(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)))
+        keys, starts = [], []
         for n in range(self.ngram_range[0], self.ngram_range[1] + 1):
             if n not in self.lookups or len(codes) < n:
                 continue
-            inside = np.ones(len(codes) - n + 1, dtype=bool)  # n-grams that end in the text they begin in
+            grams = _pack(codes, n)
+            if len(texts) == 1:
+                keys.append(grams)
+                continue
+            inside = np.ones(len(grams), dtype=bool)  # n-grams that end in the text they begin in
             for k in range(1, n):  # an n-gram starting k characters before a text's end crosses into the next
-                ends = bounds[(bounds >= k) & (bounds - k < len(inside))]
+                ends = bounds[(bounds >= k) & (bounds - k < len(grams))]
                 inside[ends - k] = False
-            keys.append(_pack(shifted, n)[inside])
-            rows.append(np.flatnonzero(inside))
+            keys.append(grams[inside])
+            starts.append(np.flatnonzero(inside))
         if not keys:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-        found = self._table().find(np.concatenate(keys))
-        starts = np.concatenate(rows)
+        found = self._lookup().find(np.concatenate(keys))
         keep = found >= 0
-        return np.searchsorted(bounds, starts[keep], side="right"), found[keep]
+        if len(texts) == 1:
+            return np.zeros(int(keep.sum()), dtype=np.int64), found[keep]
+        return np.searchsorted(bounds, np.concatenate(starts)[keep], side="right"), found[keep]
 
-    def _table(self) -> _HashTable:
-        """Every length's vocabulary in one table, keyed on code points plus one (built on first use)."""
-        table = self.__dict__.get("_table_")
-        if table is None:
+    def _lookup(self) -> _SortedLookup:
+        """Every length's vocabulary in one lookup, keyed on code points plus one (built on first use)."""
+        lookup = self.__dict__.get("_lookup_")
+        if lookup is None:
             keys, features = [], []
             low = np.uint64((1 << _BITS) - 1)
-            for n, lookup in self.lookups.items():
-                parts = [(lookup.keys >> np.uint64(_BITS * (n - 1 - k))) & low for k in range(n)]
+            for n, by_length in self.lookups.items():
+                parts = [(by_length.keys >> np.uint64(_BITS * (n - 1 - k))) & low for k in range(n)]
                 keys.append(_pack(np.stack(parts, axis=1).ravel() + np.uint64(1), n)[::n])
-                features.append(lookup.features)
-            table = self._table_ = _HashTable(np.concatenate(keys), np.concatenate(features))
-        return table
+                features.append(by_length.features)
+            lookup = self._lookup_ = _SortedLookup(np.concatenate(keys), np.concatenate(features))
+        return lookup
 
     def __getstate__(self):
         state = self.__dict__.copy()
-        state.pop("_table_", None)
+        state.pop("_lookup_", None)
         return state
 
 
@@ -278,11 +264,15 @@ class _WordPart:
 
     def features(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         cut, get, unknown = self.tokenizer, self.token_ids.get, len(self.token_ids)
-        token_lists = [cut(t) for t in texts]
-        lengths = np.fromiter(map(len, token_lists), dtype=np.int64, count=len(texts))
-        flat = [token for tokens in token_lists for token in tokens]
+        if len(texts) == 1:
+            flat = cut(texts[0])
+            row_of = np.zeros(len(flat), dtype=np.int64)
+        else:
+            token_lists = [cut(t) for t in texts]
+            lengths = np.fromiter(map(len, token_lists), dtype=np.int64, count=len(texts))
+            flat = [token for tokens in token_lists for token in tokens]
+            row_of = np.repeat(np.arange(len(texts)), lengths)
         ids = np.fromiter(map(get, flat, itertools.repeat(unknown)), dtype=np.int64, count=len(flat))
-        row_of = np.repeat(np.arange(len(texts)), lengths)
         rows, features = [], []
         low, high = self.ngram_range
         if low <= 1 <= high:
@@ -406,6 +396,11 @@ class CompiledVectorizer:
         rows, cols = self._occurrences(texts)
         out = np.zeros((len(texts), weights.shape[1]), dtype=np.float64)
         if len(rows) == 0:
+            return out
+        if len(texts) == 1:  # one complaint at an intake desk: no rows to tell apart
+            cols, counts = np.unique(cols, return_counts=True)
+            values = self._weigh(np.zeros(len(cols), dtype=np.int64), cols, counts, 1)
+            out[0] = (np.asarray(weights[cols], dtype=np.float64) * values[:, None]).sum(axis=0)
             return out
         keys, counts = np.unique(rows * self.n_features + cols, return_counts=True)  # sorted by row, then column
         rows, cols = np.divmod(keys, self.n_features)
