@@ -89,55 +89,43 @@ def _codes(text: str) -> np.ndarray:
 
 
 class _HashTable:
-    """uint64 key → int64 value, open addressing with linear probing, built and probed with array operations.
+    """uint64 key → value, each key in its home slot if no earlier key took it; probed with array operations.
 
-    A third full or less, so that nearly every key is settled by its first probe:
-    one gather per key instead of the twenty of a binary search in a large array.
+    A quarter full or less, so that most keys are settled by one gather (found
+    there, or the slot is free and the key absent) instead of the twenty steps
+    of a binary search in a large array; the rest are left for that search.
 
     >>> table = _HashTable(np.array([7, 42, 2**40], dtype=np.uint64), np.array([0, 1, 2]))
-    >>> table.find(np.array([42, 5, 2**40, 7], dtype=np.uint64)).tolist()
+    >>> values, unsure = table.first_probe(np.array([42, 5, 2**40, 7], dtype=np.uint64))
+    >>> values[~unsure].tolist()
     [1, -1, 2, 0]
     """
 
     def __init__(self, keys: np.ndarray, values: np.ndarray):
-        keys, values = np.asarray(keys, dtype=np.uint64), np.asarray(values, dtype=np.int64)
-        bits = max(4, (3 * len(keys)).bit_length())
-        self.shift, self.mask = np.uint64(64 - bits), (1 << bits) - 1
+        keys = np.asarray(keys, dtype=np.uint64)
+        bits = max(4, (4 * len(keys) - 1).bit_length())
+        self.shift = np.uint64(64 - bits)
         self.slots = np.full(1 << bits, _EMPTY, dtype=np.uint64)
-        self.values = np.full(1 << bits, -1, dtype=np.int64)
-        slot, pending = self._home(keys), np.arange(len(keys))
-        while len(pending):  # each round, every free slot goes to the first key that wants it; the rest move on
-            wanted = slot[pending]
-            free = self.slots[wanted] == _EMPTY
-            taken, first = np.unique(wanted[free], return_index=True)
-            winners = pending[free][first]
-            self.slots[taken], self.values[taken] = keys[winners], values[winners]
-            placed = np.zeros(len(keys), dtype=bool)
-            placed[winners] = True
-            pending = pending[~placed[pending]]
-            slot[pending] = (slot[pending] + 1) & self.mask
+        self.values = np.full(1 << bits, -1, dtype=np.int32)
+        taken, first = np.unique(self._home(keys), return_index=True)  # the first key wanting a slot gets it
+        self.slots[taken], self.values[taken] = keys[first], np.asarray(values)[first]
 
     def _home(self, keys: np.ndarray) -> np.ndarray:
         return ((keys * _GOLDEN) >> self.shift).astype(np.int64)
 
-    def find(self, keys: np.ndarray) -> np.ndarray:
-        """The value of each key, -1 where a key is absent."""
-        out = np.full(len(keys), -1, dtype=np.int64)
-        slot, todo = self._home(keys), np.arange(len(keys))
-        while len(todo):
-            seen = self.slots[slot]
-            hit = seen == keys[todo]
-            out[todo[hit]] = self.values[slot[hit]]
-            going_on = ~hit & (seen != _EMPTY)
-            todo, slot = todo[going_on], (slot[going_on] + 1) & self.mask
-        return out
+    def first_probe(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each key's value where its home slot settles it (found, or free: -1), and which keys it leaves unsure."""
+        slot = self._home(keys)
+        seen = self.slots[slot]
+        hit = seen == keys
+        return np.where(hit, self.values[slot], -1), ~hit & (seen != _EMPTY)
 
 
 class _SortedLookup:
     """Vocabulary lookup over integer keys: ``find(keys)`` gives the feature index or -1, vectorised.
 
-    Kept as sorted arrays (what a saved model holds); the hash table that
-    serves large batches is built from them on first use.
+    Kept as sorted arrays (what a saved model holds); a hash table that
+    settles most keys with one gather is built from them on first use.
     """
 
     def __init__(self, keys, features):
@@ -146,10 +134,15 @@ class _SortedLookup:
         self.keys, self.features = keys[order], features[order]
 
     def find(self, keys: np.ndarray) -> np.ndarray:
+        """Hash table first; the keys whose home slot holds another key go to binary search."""
         if len(self.keys) == 0 or len(keys) == 0:
             return np.full(len(keys), -1, dtype=np.int64)
-        if len(keys) > _SMALL:
-            return self._table().find(keys)
+        out, unsure = self._table().first_probe(keys)
+        if unsure.any():
+            out[unsure] = self._search(keys[unsure])
+        return out
+
+    def _search(self, keys: np.ndarray) -> np.ndarray:
         at = np.searchsorted(self.keys, keys)
         at[at == len(self.keys)] = 0
         return np.where(self.keys[at] == keys, self.features[at], -1)
@@ -163,9 +156,6 @@ class _SortedLookup:
     def __getstate__(self):
         return {"keys": self.keys, "features": self.features}
 
-
-# Up to this many keys a binary search (one numpy call) beats the hash table's few rounds of array operations.
-_SMALL = 512
 
 
 class _CharPart:
