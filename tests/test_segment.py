@@ -26,6 +26,14 @@ def test_stop_words_and_whitespace_dropped(tmp_path):
     assert words == ["我", "卡"]
 
 
+@pytest.mark.parametrize("text", ["信用卡 年费 太贵", "信用卡  年费", "信用卡\t年费\n太贵", "信用卡\u3000年费", " 的 ",
+                                  "客户来电反映，信用卡年费被扣了", "a b  c\r\nd", ""])
+def test_whitespace_and_stop_words_dropped_on_the_fast_path_too(text):
+    seg = Segmenter()
+    raw = list(seg.warm_up()._cut(text))
+    assert seg.cut(text) == [w for w in raw if not w.isspace() and w not in seg._stop]
+
+
 def test_private_tokenizer_leaves_jieba_global_state_alone(tmp_path):
     import jieba
     import jieba.finalseg

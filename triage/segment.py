@@ -57,6 +57,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_USER_DICT = "userdict.txt"
 DEFAULT_STOP_WORDS = "stopwords.txt"
 BACKENDS = ("auto", "jieba", "rjieba")
+_ODD_SPACE = re.compile(r"[^\S ]|  ")  # whitespace other than single spaces (normalised text has none)
 _ENTRY = re.compile(r"^(\S+)(?:\s+(\d+))?(?:\s+([A-Za-z]+))?$")
 # Characters outside jieba's word blocks ([\u4E00-\u9FD5a-zA-Z0-9+#&._%-]) never reach the dictionary, so a
 # "word" made of them can carry frequency into the total without ever matching text.
@@ -330,6 +331,7 @@ class Segmenter:
             self._jieba = jieba_tokenizer  # kept if already built; else built only when a tie-prone text comes
             self.backend_ = "rjieba"
         self._stop = stop
+        self._skip = stop | {" "}
         self._cut = cut
         logger.debug("Built segmenter: %d user words, %d stop words, HMM=%s, backend %s",
                      len(self._resolved[1]), len(stop), self.hmm, self.backend_)
@@ -349,8 +351,11 @@ class Segmenter:
             raise InputError(f"Segmenter.cut expects a str, got {type(text).__name__}.")
         if self._cut is None:
             self.warm_up()
-        stop = self._stop
-        return [w for w in self._cut(text) if not w.isspace() and w not in stop]
+        if _ODD_SPACE.search(text):
+            stop = self._stop
+            return [w for w in self._cut(text) if not w.isspace() and w not in stop]
+        skip = self._skip  # without other whitespace than single spaces, " " is the only whitespace token
+        return [w for w in self._cut(text) if w not in skip]
 
     __call__ = cut
 
@@ -366,6 +371,7 @@ class Segmenter:
         state["_cut"] = None
         state["_jieba"] = None
         state["_stop"] = frozenset()
+        state.pop("_skip", None)
         state["backend_"] = None
         del state["_lock"]
         return state
