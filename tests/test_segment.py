@@ -1,4 +1,5 @@
 import pickle
+import re
 
 import pytest
 
@@ -80,3 +81,21 @@ def test_refuses_non_text():
 def test_cache_file_goes_to_triage_cache(_isolated_cache):
     Segmenter().warm_up()
     assert any(p.name.startswith("jieba") for p in _isolated_cache.iterdir())
+
+
+def test_tie_shortcut_agrees_with_the_full_pattern():
+    """The cheap check before the tie-prone regex changes no decision, on the shipped dictionary's pattern."""
+    import json
+
+    from triage.resources import corpora_dir
+    from triage.segment import _tie_check
+
+    seg = Segmenter().warm_up()
+    pattern = seg._resolved[3]
+    full, check = re.compile(pattern).search, _tie_check(pattern)
+    texts = [json.loads(line)["text"] for line in
+             (corpora_dir() / "complaints.train.jsonl").read_text(encoding="utf-8").splitlines()]
+    texts += ["滴滴滴", "急急急急", "哈哈哈", "很多很多很多", "嗯嗯嗯嗯嗯", "aaa", "\n\n\n", "一阵一阵一阵"]
+    decisions = [check(t) for t in texts]
+    assert decisions == [full(t) is not None for t in texts]
+    assert any(decisions)

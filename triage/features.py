@@ -253,34 +253,35 @@ class _WordPart:
                                      [index for _, _, index in pairs])
 
     def features(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(row, feature) of every in-vocabulary word n-gram occurrence in ``texts``."""
         cut, get, unknown = self.tokenizer, self.token_ids.get, len(self.token_ids)
         if len(texts) == 1:
-            flat = cut(texts[0])
-            row_of = np.zeros(len(flat), dtype=np.int64)
+            flat, row_of = cut(texts[0]), None
         else:
             token_lists = [cut(t) for t in texts]
             lengths = np.fromiter(map(len, token_lists), dtype=np.int64, count=len(texts))
             flat = [token for tokens in token_lists for token in tokens]
             row_of = np.repeat(np.arange(len(texts)), lengths)
+        # an unknown word gets the id no vocabulary pair holds, so its pairs are never found
         ids = np.fromiter(map(get, flat, itertools.repeat(unknown)), dtype=np.int64, count=len(flat))
-        rows, features = [], []
+        where, features = [], []  # token positions (a pair: its first token's) and the features found there
         low, high = self.ngram_range
         if low <= 1 <= high:
             found = self.unigram[ids]
-            keep = found >= 0
-            rows.append(row_of[keep])
-            features.append(found[keep])
+            where.append(np.flatnonzero(found >= 0))
+            features.append(found[where[-1]])
         if low <= 2 <= high and len(ids) > 1:
-            same_text = row_of[1:] == row_of[:-1]
-            known = (ids[:-1] != unknown) & (ids[1:] != unknown) & same_text
-            keys = ids[:-1].astype(np.uint64) * self.width + ids[1:].astype(np.uint64)
-            found = self.bigrams.find(keys)
-            keep = known & (found >= 0)
-            rows.append(row_of[:-1][keep])
-            features.append(found[keep])
-        if not rows:
+            found = self.bigrams.find(ids[:-1].astype(np.uint64) * self.width + ids[1:].astype(np.uint64))
+            keep = found >= 0
+            if row_of is not None:
+                keep &= row_of[1:] == row_of[:-1]  # both words in the same text
+            where.append(np.flatnonzero(keep))
+            features.append(found[where[-1]])
+        if not where:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-        return np.concatenate(rows), np.concatenate(features)
+        features = np.concatenate(features)
+        rows = np.zeros(len(features), dtype=np.int64) if row_of is None else row_of[np.concatenate(where)]
+        return rows, features
 
 
 class CompiledVectorizer:
