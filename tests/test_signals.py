@@ -174,3 +174,18 @@ def test_index_skips_only_patterns_that_cannot_match(rules, monkeypatch):
     monkeypatch.setattr(rules, "_candidates", lambda text: every)
     assert [rules.find(t) for t in texts] == indexed
     assert sum(map(bool, indexed)) > 1000  # the comparison covers many texts with signals
+
+
+@pytest.mark.parametrize("threshold", [50_000, 3_000, 100, 0.5])
+def test_amount_prefilter_skips_only_texts_without_such_an_amount(threshold):
+    import re
+
+    rules = EscalationRules({"settings": {"amount_threshold": threshold},
+                             "rule": [{"id": "a", "level": "SEV3", "patterns": ["__amount__"]}]})
+    texts = [Normalizer()(json.loads(line)["text"]) for line in
+             (corpora_dir() / "complaints.train.jsonl").read_text(encoding="utf-8").splitlines()]
+    texts += ["九千九百九十九", "九千九千九千九千九千九千", "5w", "3.5万元", "49999元", "50000.5元", "共还款51946"]
+    filtered = [[m.span() for m in rules._amounts(t, require_unit=unit)] for t in texts for unit in (True, False)]
+    rules._amount_possible = re.compile("")
+    assert filtered == [[m.span() for m in rules._amounts(t, require_unit=unit)] for t in texts for unit in (True, False)]
+    assert any(filtered)

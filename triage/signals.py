@@ -22,6 +22,7 @@ from __future__ import annotations
 import bisect
 import functools
 import hashlib
+import math
 import operator
 import os
 import re
@@ -42,6 +43,22 @@ _UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10_000}
 _AMOUNT = re.compile(
     r"(?<![0-9.])([0-9]+(?:\.[0-9]+)?|[零〇一二两三四五六七八九十百千几]+)\s*(万|w)?\s*(多|余|几)?\s*(万)?\s*(元|块|rmb)?"
 )
+
+
+def _may_reach(threshold: float) -> re.Pattern:
+    """A regex that every text holding an amount of at least ``threshold`` matches (see ``_amounts``).
+
+    Such an amount has a 万 unit, or as many digits as the threshold's integer
+    part, or enough Chinese numeral characters (each adds at most 9,000 without 万).
+
+    >>> [bool(_may_reach(50000).search(t)) for t in ("借了5万", "共还51946元", "2023年还了3000", "两千")]
+    [True, True, False, False]
+    """
+    if threshold <= 1:
+        return re.compile("")
+    digits = len(str(int(threshold)))
+    numerals = max(1, math.ceil((threshold - 9) / 9000))
+    return re.compile(f"万|w|[0-9]{{{digits}}}|[零〇一二两三四五六七八九十百千几]{{{numerals}}}")
 
 
 def parse_chinese_number(text: str) -> float | None:
@@ -260,6 +277,7 @@ class EscalationRules:
         the base mask sets the fields of patterns with no ``s``-th condition, so that OR-ing the masks of a
         text's strings and AND-ing the fields leaves exactly the patterns whose every condition is met.
         """
+        self._amount_possible = _may_reach(self.amount_threshold)
         self._entries: list[tuple[int, int]] = []  # (rule, pattern index); -1: the rule's amount search
         conditions: list[tuple[frozenset[str], ...]] = []
         for r, rule in enumerate(self.rules):
@@ -327,7 +345,7 @@ class EscalationRules:
 
     def __getstate__(self):
         state = self.__dict__.copy()
-        for derived in ("_entries", "_base", "_masks", "_by_prefix", "_always"):
+        for derived in ("_entries", "_base", "_masks", "_amount_possible", "_by_prefix", "_always"):
             state.pop(derived, None)
         return state
 
@@ -374,6 +392,8 @@ class EscalationRules:
         return text[end:end + 1] == "我"  # "起诉我", "报警抓我": the customer is the object
 
     def _amounts(self, text: str, require_unit: bool = True):
+        if not self._amount_possible.search(text):
+            return
         for m in _AMOUNT.finditer(text):
             number, wan1, _, wan2, yuan = m.groups()
             if require_unit and not (wan1 or wan2 or yuan):
