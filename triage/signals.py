@@ -300,6 +300,11 @@ class EscalationRules:
                     continue
                 for key in found[slot]:
                     self._masks[key] = self._masks.get(key, 0) | bit
+        self._single_keys = frozenset(k for k in self._masks if len(k) == 1)
+        self._pair_keys = frozenset(k for k in self._masks if len(k) == 2)
+        # the text's 2-character strings that could be keys, overlapping ones included (a lookahead)
+        firsts, seconds = ("".join(sorted({re.escape(k[i]) for k in self._pair_keys})) for i in (0, 1))
+        self._pairs = re.compile(f"(?=([{firsts}][{seconds}]))") if self._pair_keys else None
 
     def _rule(self, raw: dict[str, Any]) -> _Rule:
         missing = [k for k in ("id", "level", "patterns") if k not in raw]
@@ -345,7 +350,8 @@ class EscalationRules:
 
     def __getstate__(self):
         state = self.__dict__.copy()
-        for derived in ("_entries", "_base", "_masks", "_amount_possible", "_by_prefix", "_always"):
+        for derived in ("_entries", "_base", "_masks", "_single_keys", "_pair_keys", "_pairs", "_amount_possible",
+                        "_by_prefix", "_always"):
             state.pop(derived, None)
         return state
 
@@ -408,10 +414,11 @@ class EscalationRules:
 
     def _candidates(self, text: str) -> list[tuple[_Rule, list[int]]]:
         """(rule, pattern indexes worth running) in rule-table order; an amount rule comes with no indexes."""
-        present = set(text)
-        present.update(map(operator.add, text, text[1:]))  # every 1- and 2-character string of the text
+        present = set(self._single_keys.intersection(text))
+        if self._pairs is not None:
+            present.update(self._pair_keys.intersection(self._pairs.findall(text)))
         masks = self._masks
-        met = functools.reduce(operator.or_, map(masks.__getitem__, present & masks.keys()), self._base)
+        met = functools.reduce(operator.or_, map(masks.__getitem__, present), self._base)
         width = len(self._entries)
         for _ in range(_SLOTS - 1):  # afterwards the lowest field is the AND of all fields
             met &= met >> width
