@@ -169,3 +169,16 @@ def test_compiled_inference_equals_scikit_learn(model, data):
     X = model._transform(texts)
     for name, t in model.targets_.items():
         assert np.allclose(model._probabilities(texts)[name], t.predict_proba(X), atol=1e-6)
+
+
+def test_refitting_forgets_what_was_derived_from_the_previous_fit(data):
+    model = ComplaintClassifier(features=FeatureConfig(char_min_df=1)).fit(data.texts, data.labels)
+    model.predict(data.texts[:3])  # builds the inference weights and label lists
+    renamed = {name: [f"new_{v}" for v in labels] for name, labels in data.labels.items()}
+    model.fit(data.texts, renamed)
+    prediction = model.predict_one(data.texts[0])
+    assert all(t.label.startswith("new_") for t in prediction.targets.values())
+    assert all(label.startswith("new_") for label, _ in prediction["product"].alternatives)
+    swapped = {"card": "loan", "loan": "card"}
+    model.fit(data.texts, {"product": [swapped.get(v, v) for v in data.labels["product"]]})
+    assert model.predict_one("信用卡年费被多扣了")["product"].label == "loan"  # not the previous fit's weights

@@ -344,6 +344,21 @@ class CompiledVectorizer:
             values[mine] = tf * part["weight"]
         return values
 
+    def _weigh_one(self, cols: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        """:meth:`_weigh` for one text whose columns are sorted: each part is a slice, no masks."""
+        values = counts.astype(np.float64)
+        cuts = np.searchsorted(cols, [part["offset"] for part in self.parts] + [self.n_features])
+        for part, start, end in zip(self.parts, cuts[:-1], cuts[1:]):
+            tf = values[start:end]  # a view: changed in place
+            if part["sublinear"]:
+                np.log(tf, out=tf)
+                tf += 1.0
+            tf *= part["idf"][cols[start:end] - part["offset"]]
+            if part["norm"] == "l2" and end > start:
+                tf /= np.sqrt(np.dot(tf, tf))
+            tf *= part["weight"]
+        return values
+
     def _matrix(self, texts: list[str], dtype):
         from scipy.sparse import csr_matrix
 
@@ -390,7 +405,7 @@ class CompiledVectorizer:
             return out
         if len(texts) == 1:  # one complaint at an intake desk: no rows to tell apart
             cols, counts = np.unique(cols, return_counts=True)
-            values = self._weigh(np.zeros(len(cols), dtype=np.int64), cols, counts, 1)
+            values = self._weigh_one(cols, counts)
             out[0] = (np.asarray(weights[cols], dtype=np.float64) * values[:, None]).sum(axis=0)
             return out
         keys, counts = np.unique(rows * self.n_features + cols, return_counts=True)  # sorted by row, then column

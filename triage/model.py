@@ -605,7 +605,14 @@ class ComplaintClassifier:
             raise InputError(f"Unknown parameter(s) {sorted(unknown)}; valid: {', '.join(self._PARAMETERS)}.")
         for name, value in params.items():
             setattr(self, name, value)
+        self._forget_derived()
         return self
+
+    _DERIVED = ("_fast_", "_label_names_", "_feature_names_")  # built on first use from the fitted state
+
+    def _forget_derived(self) -> None:
+        for name in self._DERIVED:
+            self.__dict__.pop(name, None)
 
     def __repr__(self) -> str:
         fitted = f"targets={list(self.targets_)}" if hasattr(self, "targets_") else "not fitted"
@@ -615,6 +622,7 @@ class ComplaintClassifier:
     def fit(self, texts: Sequence[str], targets: Mapping[str, Sequence[Any]]) -> "ComplaintClassifier":
         """Fit on texts and a mapping ``{target: labels}``; a missing label leaves that row out of that target."""
         texts = check_text_list(texts)
+        self._forget_derived()
         if not isinstance(targets, Mapping) or not targets:
             raise InputError("targets must be a non-empty mapping {target name: list of labels}.")
         for name, labels in targets.items():
@@ -891,11 +899,9 @@ class ComplaintClassifier:
         model = self.targets_[name]
         if isinstance(model, _MultiLabelClassifier):
             return self._label_set_predictions(name, model, proba)
-        taxonomy = getattr(self, "taxonomy", None)
-        classes = [str(c) for c in model.classes_]
-        names = [taxonomy.name_of(name, c) if taxonomy is not None else None for c in classes]
+        classes, names = self._label_names(name)
         order = np.argsort(-proba, axis=1, kind="stable")[:, : self.classifier.top_k]
-        top = np.take_along_axis(proba, order, axis=1)
+        top = proba[np.arange(len(proba))[:, None], order]
         levels = np.full(len(proba), "low", dtype=object)
         high, medium = model.thresholds_["high"], model.thresholds_["medium"]
         if medium is not None:
@@ -914,12 +920,19 @@ class ComplaintClassifier:
             ))
         return out
 
+    def _label_names(self, name: str) -> tuple[list[str], list[str | None]]:
+        """A target's labels and their taxonomy names (None without a taxonomy), looked up once per model."""
+        cached = self.__dict__.setdefault("_label_names_", {})
+        if name not in cached:
+            taxonomy = getattr(self, "taxonomy", None)
+            classes = [str(c) for c in self.targets_[name].classes_]
+            cached[name] = (classes, [taxonomy.name_of(name, c) if taxonomy is not None else None for c in classes])
+        return cached[name]
+
     def _label_set_predictions(self, name: str, model: _MultiLabelClassifier,
                                proba: np.ndarray) -> list[TargetPrediction]:
         """A multi-label target's predictions: the chosen labels, most probable first, then the runners-up."""
-        taxonomy = getattr(self, "taxonomy", None)
-        classes = [str(c) for c in model.classes_]
-        names = [taxonomy.name_of(name, c) if taxonomy is not None else None for c in classes]
+        classes, names = self._label_names(name)
         chosen = model.choose(proba)
         order = np.argsort(-proba, axis=1, kind="stable")
         high, medium = model.thresholds_["high"], model.thresholds_["medium"]
@@ -1019,6 +1032,6 @@ class ComplaintClassifier:
 
     def __getstate__(self):
         state = self.__dict__.copy()
-        state.pop("_feature_names_", None)
-        state.pop("_fast_", None)
+        for name in self._DERIVED:
+            state.pop(name, None)
         return state
