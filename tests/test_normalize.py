@@ -91,3 +91,20 @@ def test_mask_prefilter_skips_only_texts_no_mask_can_match():
         for pattern, placeholder in _MASKS:
             every = pattern.sub(placeholder, every)
         assert mask_personal_data(text) == every, text
+
+
+def test_grouped_alias_pattern_replaces_as_a_plain_longest_first_alternation():
+    import re
+
+    from triage.normalize import read_aliases
+
+    aliases = read_aliases(corpora_dir() / "institutions.tsv")
+    plain = re.compile("|".join(re.escape(n) for n in sorted(aliases, key=len, reverse=True)))
+    texts = [json.loads(line)["text"] for line in
+             (corpora_dir() / "complaints.train.jsonl").read_text(encoding="utf-8").splitlines()]
+    texts += ["".join(aliases), "和".join(aliases), "".join(sorted(aliases))]  # names side by side and nested
+    normalizer = Normalizer(aliases=aliases)
+    for text in texts:
+        text = unicodedata.normalize("NFKC", text).lower()
+        assert normalizer._alias_pattern.sub(lambda m: aliases[m.group(0)], text) == \
+            plain.sub(lambda m: aliases[m.group(0)], text)

@@ -88,6 +88,21 @@ def read_aliases(path) -> dict[str, str]:
     return aliases
 
 
+def _longest_first(names) -> re.Pattern:
+    """A regex matching any of ``names``, the longest where several match at one place.
+
+    Names are grouped by their first character, so that at each place only the
+    names that begin with its character are tried.
+
+    >>> _longest_first(["某银行", "某银行信用卡", "某行"]).findall("某银行信用卡和某行")
+    ['某银行信用卡', '某行']
+    """
+    groups: dict[str, list[str]] = {}
+    for name in sorted(names, key=len, reverse=True):
+        groups.setdefault(name[0], []).append(re.escape(name[1:]))
+    return re.compile("|".join(f"{re.escape(first)}(?:{'|'.join(rests)})" for first, rests in groups.items()))
+
+
 class Normalizer:
     """Picklable text normaliser.
 
@@ -113,8 +128,7 @@ class Normalizer:
         self.aliases = aliases
         self._alias_pattern = None
         if aliases:
-            names = sorted(aliases, key=len, reverse=True)
-            self._alias_pattern = re.compile("|".join(re.escape(n) for n in names))
+            self._alias_pattern = _longest_first(aliases)
 
     def __call__(self, text: str) -> str:
         return self.normalize(text)
