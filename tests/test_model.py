@@ -182,3 +182,19 @@ def test_refitting_forgets_what_was_derived_from_the_previous_fit(data):
     swapped = {"card": "loan", "loan": "card"}
     model.fit(data.texts, {"product": [swapped.get(v, v) for v in data.labels["product"]]})
     assert model.predict_one("信用卡年费被多扣了")["product"].label == "loan"  # not the previous fit's weights
+
+
+def test_few_rows_are_ranked_as_a_large_batch_is(model, data):
+    """Rankings, probabilities and levels are the same whether a batch is ranked in Python or array-wise."""
+    texts = data.texts[:12]
+    for batch, one in zip(model.predict(texts), [model.predict_one(t) for t in texts]):
+        for name, t in batch.targets.items():  # scores agree to rounding (summed in another order)
+            u = one[name]
+            assert (t.label, t.confidence, [a for a, _ in t.alternatives]) == \
+                (u.label, u.confidence, [a for a, _ in u.alternatives])
+            assert np.allclose([p for _, p in t.alternatives], [p for _, p in u.alternatives], rtol=0, atol=1e-12)
+    tied = np.array([[0.4, 0.2, 0.4], [0.2, 0.4, 0.4], [1 / 3, 1 / 3, 1 / 3]])  # ties keep the class order
+    few = model._target_predictions("product", tied)
+    many = model._target_predictions("product", np.vstack([tied] * 4))
+    assert few == many[:3]
+    assert [p.label for p in few] == ["card", "insurance", "card"]

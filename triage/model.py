@@ -241,6 +241,16 @@ def _compiled(vectorizer):
         return vectorizer
 
 
+_FEW_ROWS = 8  # up to this many rows, a prediction's ranking is done in Python (see _target_predictions)
+
+
+def _level(probability: float, high: float | None, medium: float | None) -> str:
+    """The confidence level of a probability, given the learned thresholds (None: level never reached)."""
+    if high is not None and probability >= high:
+        return "high"
+    return "medium" if medium is not None and probability >= medium else "low"
+
+
 def _softmax(scores: np.ndarray, temperature: float) -> np.ndarray:
     z = scores / temperature
     z = z - z.max(axis=1, keepdims=True)
@@ -942,26 +952,27 @@ class ComplaintClassifier:
         return results
 
     def _target_predictions(self, name: str, proba: np.ndarray) -> list[TargetPrediction]:
-        """One target's predictions for a batch of probability rows (top-k and levels computed array-wise)."""
+        """One target's predictions for a batch of probability rows (ranked array-wise, a few rows in Python)."""
         model = self.targets_[name]
         if isinstance(model, _MultiLabelClassifier):
             return self._label_set_predictions(name, model, proba)
         classes, names = self._label_names(name)
-        order = np.argsort(-proba, axis=1, kind="stable")[:, : self.classifier.top_k]
-        top = proba[np.arange(len(proba))[:, None], order]
-        levels = np.full(len(proba), "low", dtype=object)
         high, medium = model.thresholds_["high"], model.thresholds_["medium"]
-        if medium is not None:
-            levels[top[:, 0] >= medium] = "medium"
-        if high is not None:
-            levels[top[:, 0] >= high] = "high"
+        top_k = self.classifier.top_k
+        if len(proba) <= _FEW_ROWS:  # a complaint at an intake desk: array set-up would cost more than sorting
+            rows = proba.tolist()
+            orders = [sorted(range(len(row)), key=lambda j, row=row: -row[j])[:top_k] for row in rows]
+            tops = [[row[j] for j in order] for row, order in zip(rows, orders)]
+        else:
+            order = np.argsort(-proba, axis=1, kind="stable")[:, :top_k]
+            orders, tops = order.tolist(), proba[np.arange(len(proba))[:, None], order].tolist()
         out = []
-        for row, values, level in zip(order.tolist(), top.tolist(), levels.tolist()):
+        for row, values in zip(orders, tops):
             best = row[0]
             out.append(TargetPrediction(
                 label=classes[best],
                 probability=values[0],
-                confidence=level,
+                confidence=_level(values[0], high, medium),
                 alternatives=tuple(zip([classes[j] for j in row], values)),
                 name=names[best],
             ))
@@ -989,8 +1000,7 @@ class ComplaintClassifier:
             shown = labels + [j for j in ranked[: self.classifier.top_k + len(labels)] if not picked[j]]
             shown = shown[: max(self.classifier.top_k, len(labels))]
             probability = row[labels[-1]]
-            level = ("high" if high is not None and probability >= high
-                     else "medium" if medium is not None and probability >= medium else "low")
+            level = _level(probability, high, medium)
             label_names = [names[j] for j in labels]
             out.append(TargetPrediction(
                 label=model.separator.join(classes[j] for j in labels),
