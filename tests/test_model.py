@@ -198,3 +198,13 @@ def test_few_rows_are_ranked_as_a_large_batch_is(model, data):
     many = model._target_predictions("product", np.vstack([tied] * 4))
     assert few == many[:3]
     assert [p.label for p in few] == ["card", "insurance", "card"]
+
+
+def test_warm_up_builds_what_predictions_need_and_changes_no_prediction(model, data):
+    before = model.predict(data.texts[:40])
+    fresh = pickle.loads(pickle.dumps(model))  # nothing built yet
+    assert fresh.warm_up() is fresh
+    compiled = fresh._fast()[0]
+    assert all("_table_" in (p["grams"]._lookup() if hasattr(p["grams"], "lookups") else p["grams"].bigrams).__dict__
+               for p in compiled.parts)
+    assert fresh.predict(data.texts[:40]) == before

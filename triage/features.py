@@ -379,6 +379,15 @@ class CompiledVectorizer:
             cached = self._float64_ = (weights, weights.astype(np.float64))
         return cached[1]
 
+    def warm_up(self) -> None:
+        """Build the lookup tables now rather than on the first texts, e.g. before forking worker processes,
+        which then share them instead of each building its own copy. (The float64 weights of large batches stay
+        lazy: a process that only ever scores small batches never needs them.)"""
+        for part in self.parts:
+            grams = part["grams"]
+            lookup = grams._lookup() if isinstance(grams, _CharPart) else grams.bigrams
+            lookup._table()
+
     def __getstate__(self):
         state = self.__dict__.copy()
         state.pop("_float64_", None)

@@ -198,6 +198,8 @@ class Labeller:
         if self._pool is None:
             methods = multiprocessing.get_all_start_methods()
             context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+            if "fork" in methods and hasattr(self.model, "warm_up"):
+                self.model.warm_up()  # built once here, shared by the forked workers' memory
             self._pool = context.Pool(self.jobs, initializer=_start_worker,
                                       initargs=(self.model, self.names, self.with_names))
         return self._pool

@@ -887,6 +887,16 @@ class ComplaintClassifier:
             fast = self._fast_ = (_compiled(self.vectorizer_), weights, np.concatenate(intercepts), slices)
         return fast
 
+    def warm_up(self) -> "ComplaintClassifier":
+        """Build the inference structures now rather than on the first predictions (worker processes forked
+        afterwards share them)."""
+        self._check_fitted()
+        vectorizer = self._fast()[0]
+        self.segmenter_.warm_up()
+        if isinstance(vectorizer, CompiledVectorizer):
+            vectorizer.warm_up()
+        return self
+
     def _transform(self, prepared: list[str]):
         return self._fast()[0].transform(prepared).tocsr()
 
