@@ -157,7 +157,6 @@ class _SortedLookup:
         return {"keys": self.keys, "features": self.features}
 
 
-
 class _CharPart:
     """Character n-grams of a fitted char ``TfidfVectorizer`` (stored per n-gram length)."""
 
@@ -328,16 +327,19 @@ class CompiledVectorizer:
         cols = np.concatenate([f + part["offset"] for part, (_, f) in zip(self.parts, found)])
         return rows, cols
 
+    @staticmethod
+    def _tf_idf(part: dict, counts: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """One part's TF-IDF values of n-gram counts (sublinear TF, IDF), before the norm."""
+        tf = np.log(counts) + 1.0 if part["sublinear"] else counts
+        return tf * part["idf"][cols - part["offset"]]
+
     def _weigh(self, rows: np.ndarray, cols: np.ndarray, counts: np.ndarray, n_texts: int) -> np.ndarray:
         """TF-IDF values from n-gram counts: sublinear TF, IDF, L2 norm per row and part, part weight."""
         values = counts.astype(np.float64)
         for p, part in enumerate(self.parts):
             end = self.parts[p + 1]["offset"] if p + 1 < len(self.parts) else self.n_features
             mine = (cols >= part["offset"]) & (cols < end)
-            tf = values[mine]
-            if part["sublinear"]:
-                tf = np.log(tf) + 1.0
-            tf *= part["idf"][cols[mine] - part["offset"]]
+            tf = self._tf_idf(part, values[mine], cols[mine])
             if part["norm"] == "l2":
                 norms = np.sqrt(np.bincount(rows[mine], weights=tf * tf, minlength=n_texts))
                 tf /= norms[rows[mine]]
@@ -349,14 +351,10 @@ class CompiledVectorizer:
         values = counts.astype(np.float64)
         cuts = np.searchsorted(cols, [part["offset"] for part in self.parts] + [self.n_features])
         for part, start, end in zip(self.parts, cuts[:-1], cuts[1:]):
-            tf = values[start:end]  # a view: changed in place
-            if part["sublinear"]:
-                np.log(tf, out=tf)
-                tf += 1.0
-            tf *= part["idf"][cols[start:end] - part["offset"]]
+            tf = self._tf_idf(part, values[start:end], cols[start:end])
             if part["norm"] == "l2" and end > start:
                 tf /= np.sqrt(np.dot(tf, tf))
-            tf *= part["weight"]
+            values[start:end] = tf * part["weight"]
         return values
 
     def _matrix(self, texts: list[str], dtype):

@@ -119,7 +119,6 @@ class _Rule:
     min_count: float
     max_count: float
     amount: bool
-    pattern_prefixes: tuple[frozenset[str] | None, ...] = ()  # the same, pattern by pattern
     pattern_conditions: tuple[tuple[frozenset[str], ...], ...] = ()  # see _conditions, pattern by pattern
 
 
@@ -188,21 +187,6 @@ def _parse(pattern: str) -> list | None:
         return None
 
 
-def _prefixes(pattern: str, width: int = 2, limit: int = 4096) -> frozenset[str] | None:
-    """Strings of up to ``width`` characters one of which begins every match of ``pattern`` (None: unknown).
-
-    >>> sorted(_prefixes("(找|联系)(媒体|记者)"))
-    ['找媒', '找记', '联系']
-    >>> sorted(_prefixes("[6-7][0-9]岁"))[:3]
-    ['60', '61', '62']
-    >>> _prefixes(".{0,4}投诉") is None
-    True
-    """
-    items = _parse(pattern)
-    found = _heads(items, width, limit) if items is not None else None
-    return frozenset(found) if found else None
-
-
 def _conditions(pattern: re.Pattern, most: int = 3) -> tuple[frozenset[str], ...]:
     """Up to ``most`` sets of 1- or 2-character strings such that a text ``pattern`` can match contains one
     string of every set; used only to skip patterns that cannot match, so an empty tuple (cannot tell) is safe.
@@ -229,10 +213,6 @@ def _conditions(pattern: re.Pattern, most: int = 3) -> tuple[frozenset[str], ...
             found.add(frozenset(heads))
     ranked = sorted(found, key=lambda keys: (sum(len(k) == 1 for k in keys), len(keys), sorted(keys)))
     return tuple(ranked[:most])
-
-
-def _pattern_prefixes(pattern: re.Pattern) -> frozenset[str] | None:
-    return None if pattern.flags & re.IGNORECASE else _prefixes(pattern.pattern)
 
 
 _SLOTS = 3  # conditions per pattern used by the index of EscalationRules
@@ -314,7 +294,6 @@ class EscalationRules:
             raise ConfigError(f"{self.source}: rule {raw['id']!r} has level {raw['level']!r}, not one of {self.levels}.")
         amount = raw["patterns"] == ["__amount__"]
         patterns = () if amount else tuple(re.compile(p) for p in raw["patterns"])
-        prefixes = tuple(_pattern_prefixes(p) for p in patterns)
         conditions = tuple(_conditions(p) for p in patterns)
         return _Rule(
             id=raw["id"],
@@ -331,7 +310,6 @@ class EscalationRules:
             min_count=float(raw.get("min_count", 0)),
             max_count=float(raw.get("max_count", float("inf"))),
             amount=amount,
-            pattern_prefixes=prefixes,
             pattern_conditions=conditions,
         )
 
@@ -350,8 +328,7 @@ class EscalationRules:
 
     def __getstate__(self):
         state = self.__dict__.copy()
-        for derived in ("_entries", "_base", "_masks", "_single_keys", "_pair_keys", "_pairs", "_amount_possible",
-                        "_by_prefix", "_always"):
+        for derived in ("_entries", "_base", "_masks", "_single_keys", "_pair_keys", "_pairs", "_amount_possible"):
             state.pop(derived, None)
         return state
 
