@@ -59,6 +59,16 @@ def floor(rules, text):
         ("客服说不会未经同意扣款的", None),  # a negation before the match still cancels it
         ("催收天天打电话骚扰，同事都知道了", "SEV2"),
         ("逾期第二天就爆了我的个人信息", "SEV2"),
+        ("打了12378也没人管，银行一直推诿", "SEV3"),  # the customer already went to the regulator
+        ("再不解决我只能拿起法律武器", "SEV3"),
+        ("我要把这事上诉到平台", None),  # "上诉" used for posting on the platform, not an appeal
+        ("携程联名信用卡额度被降了", None),  # a co-branded card, not a joint letter
+        ("我妈没读过书，被业务员劝着买了理财，亏了两万", "SEV3"),  # a vulnerable customer with a loss
+        ("住院花了八万多，保险公司拒赔", "SEV3"),  # a refused claim: the claimed amount is disputed
+        ("本金早就还完了，还要再还六万块才给结清证明", "SEV3"),  # all of it is disputed interest
+        ("借了8万，现在还要还6万，利息太高", None),  # a balance that still holds principal
+        ("这样下去是要把人逼死吗", "SEV3"),
+        ("催收天天恐吓 我会用法律手段维权", "SEV3"),  # a space ends a clause: the collector's threat is elsewhere
     ],
 )
 def test_rule_table_on_written_examples(rules, text, level):

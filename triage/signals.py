@@ -37,7 +37,7 @@ from .resources import corpora_dir
 __all__ = ["EscalationRules", "Signal", "parse_chinese_number", "DEFAULT_RULES"]
 
 DEFAULT_RULES = "escalation_rules.toml"
-_CLAUSE_END = re.compile(r"[，。！？；,.!?;\n]")
+_CLAUSE_END = re.compile(r"[，。！？；,.!?;\n]|(?<=[\u4e00-\u9fff]) +(?=[\u4e00-\u9fff])")  # a space between Chinese words ends a clause too
 _DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "几": 3}
 _UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10_000}
 _AMOUNT = re.compile(
