@@ -68,6 +68,10 @@ def floor(rules, text):
         ("本金早就还完了，还要再还六万块才给结清证明", "SEV3"),  # all of it is disputed interest
         ("借了8万，现在还要还6万，利息太高", None),  # a balance that still holds principal
         ("这样下去是要把人逼死吗", "SEV3"),
+        ("借了4万，合同上总共要还10万，利息高得离谱", "SEV3"),  # 6万 over the principal: disputed interest
+        ("贷款8万，一共要还11万，利息太高", None),  # 3万 over the principal: under the threshold
+        ("借款3万，总还款12****元，这不就是高利贷", "SEV3"),  # digits masked by an export read as zeros
+        ("当时业务员说利息很低，就借了6万元", None),  # an interest word before a principal, not a disputed amount
         ("催收天天恐吓 我会用法律手段维权", "SEV3"),  # a space ends a clause: the collector's threat is elsewhere
     ],
 )

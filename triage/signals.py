@@ -40,8 +40,8 @@ DEFAULT_RULES = "escalation_rules.toml"
 _CLAUSE_END = re.compile(r"[，。！？；,.!?;\n]|(?<=[\u4e00-\u9fff]) +(?=[\u4e00-\u9fff])")  # a space between Chinese words ends a clause too
 _DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "几": 3}
 _UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10_000}
-_AMOUNT = re.compile(
-    r"(?<![0-9.])([0-9]+(?:\.[0-9]+)?|[零〇一二两三四五六七八九十百千几]+)\s*(万|w)?\s*(多|余|几)?\s*(万)?\s*(元|块|rmb)?"
+_AMOUNT = re.compile(  # digits masked by an export ("136***") are read as zeros: a lower bound
+    r"(?<![0-9.*])([0-9]+\**(?:\.[0-9]+)?|[零〇一二两三四五六七八九十百千几]+)\s*(万|w)?\s*(多|余|几)?\s*(万)?\s*(元|块|rmb)?"
 )
 
 
@@ -58,7 +58,7 @@ def _may_reach(threshold: float) -> re.Pattern:
         return re.compile("")
     digits = len(str(int(threshold)))
     numerals = max(1, math.ceil((threshold - 9) / 9000))
-    return re.compile(f"万|w|[0-9]{{{digits}}}|[零〇一二两三四五六七八九十百千几]{{{numerals}}}")
+    return re.compile(f"万|w|[0-9][0-9*]{{{digits - 1}}}|[零〇一二两三四五六七八九十百千几]{{{numerals}}}")
 
 
 def parse_chinese_number(text: str) -> float | None:
@@ -120,6 +120,7 @@ class _Rule:
     max_count: float
     amount: bool
     pattern_conditions: tuple[tuple[frozenset[str], ...], ...] = ()  # see _conditions, pattern by pattern
+    principal: re.Pattern | None = None  # amount rules: count the excess of an amount over the principal
 
 
 def _heads(items: list, width: int = 2, limit: int = 4096) -> set[str] | None:
@@ -311,6 +312,7 @@ class EscalationRules:
             max_count=float(raw.get("max_count", float("inf"))),
             amount=amount,
             pattern_conditions=conditions,
+            principal=re.compile(raw["principal"]) if raw.get("principal") else None,
         )
 
     @classmethod
@@ -374,19 +376,41 @@ class EscalationRules:
             return True
         return text[end:end + 1] == "我"  # "起诉我", "报警抓我": the customer is the object
 
-    def _amounts(self, text: str, require_unit: bool = True):
-        if not self._amount_possible.search(text):
-            return
+    @staticmethod
+    def _amount_values(text: str, require_unit: bool = True):
+        """(match, value in yuan) of every amount in the text."""
         for m in _AMOUNT.finditer(text):
             number, wan1, _, wan2, yuan = m.groups()
             if require_unit and not (wan1 or wan2 or yuan):
                 continue
-            value = parse_chinese_number(number)
+            value = parse_chinese_number(number.replace("*", "0"))
             if value is None:
                 continue
             if wan1 or wan2:
                 value *= 10_000
+            yield m, value
+
+    def _amounts(self, text: str, require_unit: bool = True):
+        if not self._amount_possible.search(text):
+            return
+        for m, value in self._amount_values(text, require_unit):
             if value >= self.amount_threshold:
+                yield m
+
+    def _excess_amounts(self, text: str, principal_words: re.Pattern):
+        """Amounts that exceed the loan principal by at least the threshold (the disputed interest and fees).
+
+        The principal is the first amount with one of ``principal_words`` beside it ("本金65000", "借了3万").
+        """
+        if not self._amount_possible.search(text):
+            return
+        amounts = list(self._amount_values(text, require_unit=False))
+        principal = next((value for m, value in amounts
+                          if self._loss_near_amount(text, *m.span(), principal_words, width=6)), None)
+        if principal is None:
+            return
+        for m, value in amounts:
+            if value - principal >= self.amount_threshold:
                 yield m
 
     def _candidates(self, text: str) -> list[tuple[_Rule, list[int]]]:
@@ -441,7 +465,9 @@ class EscalationRules:
         for rule, patterns in self._candidates(text):
             if rule.needs is not None and not rule.needs.search(text):
                 continue
-            if rule.amount:  # with explicit context words, a bare number ("共还款51946") counts too
+            if rule.amount and rule.principal is not None:
+                matches = self._excess_amounts(text, rule.principal)
+            elif rule.amount:  # with explicit context words, a bare number ("共还款51946") counts too
                 matches = self._amounts(text, require_unit=rule.near is None)
             else:
                 matches = (m for k in patterns for m in rule.patterns[k].finditer(text))
