@@ -37,7 +37,8 @@ from .resources import corpora_dir
 __all__ = ["EscalationRules", "Signal", "parse_chinese_number", "DEFAULT_RULES"]
 
 DEFAULT_RULES = "escalation_rules.toml"
-_CLAUSE_END = re.compile(r"[，。！？；,.!?;\n]|(?<=[\u4e00-\u9fff]) +(?=[\u4e00-\u9fff])")  # a space between Chinese words ends a clause too
+# Clause ends: punctuation, and a space between Chinese words (real posts use spaces as commas).
+_CLAUSE_END = re.compile(r"[，。！？；,.!?;\n]|(?<=[\u4e00-\u9fff]) +(?=[\u4e00-\u9fff])")
 _DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "几": 3}
 _UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10_000}
 _AMOUNT = re.compile(  # digits masked by an export ("136***") are read as zeros: a lower bound
@@ -353,7 +354,7 @@ class EscalationRules:
         return left, stops[after] if after < len(stops) else len(text)
 
     @staticmethod
-    def _loss_near_amount(text: str, start: int, end: int, words: re.Pattern, width: int = 12) -> bool:
+    def _words_near_amount(text: str, start: int, end: int, words: re.Pattern, width: int = 12) -> bool:
         """One of ``words`` within ``width`` characters of an amount, with no other number or sentence end between."""
         left = re.split(r"[0-9。！？!?]", text[max(0, start - width):start])[-1]
         right = re.split(r"[,;，；。！？!?]", text[end:end + width])[0]  # the next clause speaks of something else
@@ -406,7 +407,7 @@ class EscalationRules:
             return
         amounts = list(self._amount_values(text, require_unit=False))
         principal = next((value for m, value in amounts
-                          if self._loss_near_amount(text, *m.span(), principal_words, width=6)), None)
+                          if self._words_near_amount(text, *m.span(), principal_words, width=6)), None)
         if principal is None:
             return
         for m, value in amounts:
@@ -448,7 +449,7 @@ class EscalationRules:
             return False
         if rule.exclude is not None and rule.exclude.search(clause):
             return False
-        if rule.amount and not self._loss_near_amount(text, start, end, rule.near or self._loss):
+        if rule.amount and not self._words_near_amount(text, start, end, rule.near or self._loss):
             return False
         if rule.count == "group":
             number = re.match(r"[0-9一二两三四五六七八九十百几]+", m.group(0))
