@@ -108,3 +108,22 @@ def test_grouped_alias_pattern_replaces_as_a_plain_longest_first_alternation():
         text = unicodedata.normalize("NFKC", text).lower()
         assert normalizer._alias_pattern.sub(lambda m: aliases[m.group(0)], text) == \
             plain.sub(lambda m: aliases[m.group(0)], text)
+
+
+def test_fast_nfkc_equals_unicodedata_nfkc():
+    """nfkc replaces ASCII compatibility forms first; the result must be NFKC itself, on every kind of text."""
+    from conftest import SHARED_DATA
+
+    from triage.normalize import _ASCII_FORMS, nfkc
+
+    texts = [json.loads(line)["text"] for line in
+             (corpora_dir() / "complaints.train.jsonl").read_text(encoding="utf-8").splitlines()]
+    for csv_file in sorted(SHARED_DATA.glob("*/train.csv"))[:4]:  # real text, when ../shared is present
+        texts += csv_file.read_text(encoding="utf-8").splitlines()[:3000]
+    texts += [
+        "".join(_ASCII_FORMS), "Ａ\u0301ｅ\u0308", "ｶﾞｷﾞ①㈱ｱ", "ﬁ ﬀ ㎡ ℃ ½ ²", "\u1100\u1161\u11a8", "e\u0301\u0327",
+        "（２０２３．５．１２）：ｏｋ！", "。、「」『』〜", "\u3000前\u2003后\u2026", "😀 emoji ❤️",
+    ]
+    assert sum(map(len, texts)) > 200_000
+    for text in texts:
+        assert nfkc(text) == unicodedata.normalize("NFKC", text), text

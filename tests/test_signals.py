@@ -203,3 +203,21 @@ def test_amount_prefilter_skips_only_texts_without_such_an_amount(threshold):
     rules._amount_possible = re.compile("")
     assert filtered == [[m.span() for m in rules._amounts(t, require_unit=unit)] for t in texts for unit in (True, False)]
     assert any(filtered)
+
+
+def test_excess_over_principal_shortcut_skips_only_texts_without_such_an_excess():
+    """_excess_amounts returns early when the amounts span less than the threshold; the answer is unchanged."""
+    rules = EscalationRules.load()
+    rule = next(r for r in rules.rules if r.principal is not None)
+    texts = [Normalizer()(json.loads(line)["text"]) for line in
+             (corpora_dir() / "complaints.train.jsonl").read_text(encoding="utf-8").splitlines()]
+    texts += ["借了3万，总共要还9万", "本金65000，一共还了115000元", "借款2万，已还4万", "贷了10万，还款总额14.9万"]
+    checked = 0
+    for text in texts:
+        amounts = rules._amount_values(text)
+        principal = next((v for m, v, _ in amounts if rules._words_near_amount(text, *m.span(), rule.principal, width=6)),
+                         None)
+        expected = [] if principal is None else [m for m, v, _ in amounts if v - principal >= rules.amount_threshold]
+        assert [m.span() for m in rules._excess_amounts(text, rule.principal)] == [m.span() for m in expected], text
+        checked += bool(expected)
+    assert checked >= 3

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["Normalizer", "mask_personal_data", "read_aliases", "PLACEHOLDERS"]
+__all__ = ["Normalizer", "nfkc", "mask_personal_data", "read_aliases", "PLACEHOLDERS"]
 
 # Placeholders match the masking convention of the public complaint datasets.
 PLACEHOLDERS = ("[网址]", "[邮箱]", "[身份证号]", "[卡号]", "[手机号]", "[电话]")
@@ -41,10 +41,47 @@ _MASKS = [
     (re.compile(r"(?<![0-9])0\d{2,3}[ -]?\d{7,8}(?![0-9])"), "[电话]"),
 ]
 _WHITESPACE = re.compile(r"\s+")
+
+
+def _ascii_forms(*blocks: range) -> dict[str, str]:
+    """Characters of ``blocks`` whose compatibility decomposition (NFKD, hence NFKC) is plain ASCII."""
+    forms = {}
+    for block in blocks:
+        for code in block:
+            char = chr(code)
+            form = unicodedata.normalize("NFKD", char)
+            if form != char and form.isascii():
+                forms[char] = form
+    return forms
+
+
+# Full-width letters, digits and punctuation, the ideographic space and general punctuation (…, en spaces):
+# the characters that keep real Chinese text from being NFKC already.
+_ASCII_FORMS = _ascii_forms(range(0x2000, 0x2070), range(0x3000, 0x3001), range(0xFF00, 0xFFF0))
+_ASCII_FORM = re.compile("[" + "".join(map(re.escape, _ASCII_FORMS)) + "]")
 # What each mask cannot match without (None: ten characters of a number written with separators or stars,
 # which every number mask's match contains); checked first so that most texts skip every substitution.
 _LONG_NUMBER = re.compile(r"\d[\d* -]{9}")
 _NEEDS = (re.compile(r"https?:|www\.", re.I), re.compile("@"), None, None, None, None)
+
+
+def nfkc(text: str) -> str:
+    """``unicodedata.normalize("NFKC", text)``, about twice as fast on Chinese text.
+
+    Characters whose compatibility form is ASCII are replaced first; the full
+    NFKC pass runs only if anything else still needs it. The result is the
+    same: NFKC is NFC after NFKD, and each replacement is the character's own
+    NFKD form, made of starters only, so the NFKD of the text is unchanged.
+
+    >>> nfkc("退还年费！（共１２０元）…")
+    '退还年费!(共120元)...'
+    """
+    text = _ASCII_FORM.sub(_ascii_form, text)
+    return text if unicodedata.is_normalized("NFKC", text) else unicodedata.normalize("NFKC", text)
+
+
+def _ascii_form(match: re.Match) -> str:
+    return _ASCII_FORMS[match.group(0)]
 
 
 def mask_personal_data(text: str) -> str:
@@ -136,7 +173,7 @@ class Normalizer:
     def normalize(self, text: str) -> str:
         """Return the normalised, masked, possibly truncated text."""
         text = text[: 4 * self.max_chars]
-        text = unicodedata.normalize("NFKC", text)
+        text = nfkc(text)
         if self.lowercase:
             text = text.lower()
         text = _WHITESPACE.sub(" ", text).strip()

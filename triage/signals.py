@@ -39,6 +39,11 @@ __all__ = ["EscalationRules", "Signal", "parse_chinese_number", "DEFAULT_RULES"]
 DEFAULT_RULES = "escalation_rules.toml"
 # Clause ends: punctuation, and a space between Chinese words (real posts use spaces as commas).
 _CLAUSE_END = re.compile(r"[，。！？；,.!?;\n]|(?<=[\u4e00-\u9fff]) +(?=[\u4e00-\u9fff])")
+# Around an amount: another number or a sentence end on the left, a clause end on the right, ends its context.
+_LEFT_OF_AMOUNT = re.compile(r"[0-9。！？!?]")
+_RIGHT_OF_AMOUNT = re.compile(r"[,;，；。！？!?]")
+_DIGIT = re.compile(r"[0-9]")
+_GROUP_NUMBER = re.compile(r"[0-9一二两三四五六七八九十百几]+")
 _DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "几": 3}
 _UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10_000}
 _AMOUNT = re.compile(  # digits masked by an export ("136***") are read as zeros: a lower bound
@@ -356,9 +361,9 @@ class EscalationRules:
     @staticmethod
     def _words_near_amount(text: str, start: int, end: int, words: re.Pattern, width: int = 12) -> bool:
         """One of ``words`` within ``width`` characters of an amount, with no other number or sentence end between."""
-        left = re.split(r"[0-9。！？!?]", text[max(0, start - width):start])[-1]
-        right = re.split(r"[,;，；。！？!?]", text[end:end + width])[0]  # the next clause speaks of something else
-        if re.search(r"[0-9]", right):  # a loss word between two amounts belongs to the later one
+        left = _LEFT_OF_AMOUNT.split(text[max(0, start - width):start])[-1]
+        right = _RIGHT_OF_AMOUNT.split(text[end:end + width], 1)[0]  # the next clause speaks of something else
+        if _DIGIT.search(right):  # a loss word between two amounts belongs to the later one
             right = ""
         return bool(words.search(left) or words.search(right))
 
@@ -377,42 +382,46 @@ class EscalationRules:
             return True
         return text[end:end + 1] == "我"  # "起诉我", "报警抓我": the customer is the object
 
-    @staticmethod
-    def _amount_values(text: str, require_unit: bool = True):
-        """(match, value in yuan) of every amount in the text."""
+    def _amount_values(self, text: str) -> list[tuple[re.Match, float, bool]]:
+        """(match, value in yuan, whether a unit follows) of every amount in the text, or [] when the text
+        cannot hold one at the threshold (the amount rules need one; see :func:`_may_reach`)."""
+        if not self._amount_possible.search(text):
+            return []
+        found = []
         for m in _AMOUNT.finditer(text):
             number, wan1, _, wan2, yuan = m.groups()
-            if require_unit and not (wan1 or wan2 or yuan):
-                continue
             value = parse_chinese_number(number.replace("*", "0"))
             if value is None:
                 continue
             if wan1 or wan2:
                 value *= 10_000
-            yield m, value
+            found.append((m, value, bool(wan1 or wan2 or yuan)))
+        return found
 
-    def _amounts(self, text: str, require_unit: bool = True):
-        if not self._amount_possible.search(text):
-            return
-        for m, value in self._amount_values(text, require_unit):
-            if value >= self.amount_threshold:
-                yield m
+    def _amounts(self, text: str, require_unit: bool = True, amounts: list | None = None) -> list[re.Match]:
+        """Amounts of at least the threshold (with a unit: 元, 块, 万, unless ``require_unit`` is false).
 
-    def _excess_amounts(self, text: str, principal_words: re.Pattern):
+        ``amounts`` is the text's :meth:`_amount_values`, when already found.
+        """
+        if amounts is None:
+            amounts = self._amount_values(text)
+        threshold = self.amount_threshold
+        return [m for m, value, unit in amounts if value >= threshold and (unit or not require_unit)]
+
+    def _excess_amounts(self, text: str, principal_words: re.Pattern, amounts: list | None = None) -> list[re.Match]:
         """Amounts that exceed the loan principal by at least the threshold (the disputed interest and fees).
 
         The principal is the first amount with one of ``principal_words`` beside it ("本金65000", "借了3万").
         """
-        if not self._amount_possible.search(text):
-            return
-        amounts = list(self._amount_values(text, require_unit=False))
-        principal = next((value for m, value in amounts
+        if amounts is None:
+            amounts = self._amount_values(text)
+        if not amounts or max(v for _, v, _ in amounts) - min(v for _, v, _ in amounts) < self.amount_threshold:
+            return []  # the principal is one of the amounts: no amount can exceed it by the threshold
+        principal = next((value for m, value, _ in amounts
                           if self._words_near_amount(text, *m.span(), principal_words, width=6)), None)
         if principal is None:
-            return
-        for m, value in amounts:
-            if value - principal >= self.amount_threshold:
-                yield m
+            return []
+        return [m for m, value, _ in amounts if value - principal >= self.amount_threshold]
 
     def _candidates(self, text: str) -> list[tuple[_Rule, list[int]]]:
         """(rule, pattern indexes worth running) in rule-table order; an amount rule comes with no indexes."""
@@ -437,7 +446,13 @@ class EscalationRules:
         return out
 
     def _accepts(self, rule: _Rule, m: re.Match, text: str, stops: list[int]) -> bool:
-        """Whether a match of the rule's pattern passes the rule's negation, speaker, context and count checks."""
+        """Whether a match of the rule's pattern passes the rule's count, negation, speaker and context checks."""
+        if rule.count == "group":  # first: most numbers before a person word ("一个人") are not a group
+            number = _GROUP_NUMBER.match(m.group(0))
+            if number is not None:  # group words without a number ("集体维权") count as the rule's level
+                value = parse_chinese_number(number.group(0))
+                if value is None or not rule.min_count <= value <= rule.max_count:
+                    return False
         start, end = m.span()
         c_start, c_end = self._clause(text, start, end, stops)
         clause = text[c_start:c_end]
@@ -451,25 +466,23 @@ class EscalationRules:
             return False
         if rule.amount and not self._words_near_amount(text, start, end, rule.near or self._loss):
             return False
-        if rule.count == "group":
-            number = re.match(r"[0-9一二两三四五六七八九十百几]+", m.group(0))
-            if number is not None:  # group words without a number ("集体维权") count as the rule's level
-                value = parse_chinese_number(number.group(0))
-                if value is None or not rule.min_count <= value <= rule.max_count:
-                    return False
         return True
 
     def find(self, text: str) -> list["Signal"]:
         """Every signal in a normalised text, in rule-table order."""
         found = []
         stops = [m.start() for m in _CLAUSE_END.finditer(text)]
+        amounts = None  # the text's amounts, found once for every amount rule
         for rule, patterns in self._candidates(text):
             if rule.needs is not None and not rule.needs.search(text):
                 continue
-            if rule.amount and rule.principal is not None:
-                matches = self._excess_amounts(text, rule.principal)
-            elif rule.amount:  # with explicit context words, a bare number ("共还款51946") counts too
-                matches = self._amounts(text, require_unit=rule.near is None)
+            if rule.amount:
+                if amounts is None:
+                    amounts = self._amount_values(text)
+                if rule.principal is not None:
+                    matches = self._excess_amounts(text, rule.principal, amounts)
+                else:  # with explicit context words, a bare number ("共还款51946") counts too
+                    matches = self._amounts(text, rule.near is None, amounts)
             else:
                 matches = (m for k in patterns for m in rule.patterns[k].finditer(text))
             taken: list[tuple[int, int]] = []  # spans this rule already reported (overlaps are one signal)
