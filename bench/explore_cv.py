@@ -314,8 +314,14 @@ def main():
     parser.add_argument("--datasets", default=",".join(FAST))
     parser.add_argument("--candidates", default="base")
     parser.add_argument("--out", default="/tmp/explore5_results.json")
+    parser.add_argument("--grid", default="", help="C values x word weights to score, e.g. 0.1,0.25,0.5,1x0.25,0.5,1 "
+                        "(default: triage's search grid)")
     parser.add_argument("--nested", default="", help="lambdas, e.g. 0,0.5,1: nested CV of the SVC + CNB blend")
     args = parser.parse_args()
+    if args.grid:
+        global GRID
+        cs, ws = args.grid.split("x")
+        GRID = [(float(C), float(w)) for C in cs.split(",") for w in ws.split(",")]
     if args.nested:
         lambdas = [float(v) for v in args.nested.split(",")]
         results = {name: nested(name, lambdas) for name in args.datasets.split(",")}
