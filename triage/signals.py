@@ -415,7 +415,8 @@ class EscalationRules:
         """
         if amounts is None:
             amounts = self._amount_values(text)
-        if not amounts or max(v for _, v, _ in amounts) - min(v for _, v, _ in amounts) < self.amount_threshold:
+        values = [value for _, value, _ in amounts]
+        if not values or max(values) - min(values) < self.amount_threshold:
             return []  # the principal is one of the amounts: no amount can exceed it by the threshold
         principal = next((value for m, value, _ in amounts
                           if self._words_near_amount(text, *m.span(), principal_words, width=6)), None)
