@@ -1,8 +1,9 @@
 """Speed of the default model on real complaint text, as ratios to jieba in the same run.
 
 Usage: python bench/bench_speed.py [--model DIR] [--rows N] [--rounds R]
-Measures, in R interleaved rounds (default 3; each figure is the best of its rounds, since interference from other
-work on the machine only ever slows a run down; the per-round figures are recorded too), on real financial complaints from ../shared/data/heimao_fin_complaints (repeated to reach N rows):
+Measures, on real financial complaints from ../shared/data/heimao_fin_complaints (repeated to reach N rows), in R
+interleaved rounds (default 3; each figure is the best of its rounds, since interference from other work on the
+machine only ever slows a run down; the per-round figures are recorded too):
   * jieba 0.42.1's own segmentation speed (default mode with HMM, and HMM off), characters per second, one core;
   * triage batch labelling in process (model.predict, 2,000-row chunks), characters per second;
   * triage label on a CSV file end to end (read, predict, write) with 1 and 2 worker processes, deduplication off
