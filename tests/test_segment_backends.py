@@ -133,3 +133,23 @@ def test_resolution_is_kept_when_pickled_so_loading_needs_no_jieba():
     assert again._resolved == seg._resolved and again._probe == seg._probe
     again.warm_up()
     assert again.backend_ == "rjieba"
+
+
+def test_warm_up_with_fallback_loads_jieba_before_the_first_text_that_needs_it():
+    seg = pickle.loads(pickle.dumps(Segmenter().warm_up()))  # as a loaded model holds it
+    seg.warm_up()
+    assert seg.backend_ == "rjieba" and seg._jieba is None  # a one-off command does not pay for jieba
+    seg.warm_up(fallback=True)
+    loaded = seg._jieba
+    assert loaded is not None
+    assert seg.cut("客服一直不回复急急急") == _segmenters()[0].cut("客服一直不回复急急急")  # a text handed back to jieba
+    assert seg._jieba is loaded
+
+
+def test_a_warmed_up_model_has_jieba_ready_for_the_texts_handed_back():
+    import triage
+
+    model = triage.load_model()
+    assert model.segmenter_._jieba is None
+    model.warm_up()
+    assert model.segmenter_._jieba is not None

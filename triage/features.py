@@ -401,8 +401,8 @@ class CompiledVectorizer:
         A batch of at most ``small`` texts (one complaint at an intake desk, a
         cold ``triage predict``) is scored with numpy alone, without importing
         scipy (about 0.5 s); larger batches use scipy's sparse product, faster
-        per text. Both sum the same float64 products in the same order, so a
-        text scores the same (to rounding far below what is reported) in any batch.
+        per text. Both sum the same float64 products, so a text scores the same
+        (to rounding far below what is reported) in any batch.
         """
         if len(texts) > small:
             return np.asarray(self._matrix(texts, np.float64) @ self._float64(weights))
@@ -413,7 +413,7 @@ class CompiledVectorizer:
         if len(texts) == 1:  # one complaint at an intake desk: no rows to tell apart
             cols, counts = np.unique(cols, return_counts=True)
             values = self._weigh_one(cols, counts)
-            out[0] = (np.asarray(weights[cols], dtype=np.float64) * values[:, None]).sum(axis=0)
+            out[0] = values @ np.asarray(weights[cols], dtype=np.float64)
             return out
         keys, counts = np.unique(rows * self.n_features + cols, return_counts=True)  # sorted by row, then column
         rows, cols = np.divmod(keys, self.n_features)

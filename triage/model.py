@@ -889,10 +889,10 @@ class ComplaintClassifier:
 
     def warm_up(self) -> "ComplaintClassifier":
         """Build the inference structures now rather than on the first predictions (worker processes forked
-        afterwards share them)."""
+        afterwards share them), jieba's fallback included: an intake system that warms up never waits for it."""
         self._check_fitted()
         vectorizer = self._fast()[0]
-        self.segmenter_.warm_up()
+        self.segmenter_.warm_up(fallback=True)
         if isinstance(vectorizer, CompiledVectorizer):
             vectorizer.warm_up()
         return self
