@@ -9,7 +9,9 @@ machine only ever slows a run down; the per-round figures are recorded too):
   * triage label on a CSV file end to end (read, predict, write) with 1 and 2 worker processes, deduplication off
     (--cache-size 0) so that every row is classified: characters per second, per core, and the 2-vs-1 scaling;
   * single-complaint latency (warm, in process) for 150-character complaints: median and 99th percentile of
-    every round's 1,000 complaints together;
+    every round's 1,000 complaints together, and, as the same-run reference that tells a slow spell of the machine
+    from a slow triage, jieba's own time to segment each of the same complaints (default mode with HMM, timed
+    right after triage's call on it) and the median of triage's time over jieba's, complaint by complaint;
   * cold start of `triage predict TEXT` (a new process: import, load the model, label, print), median of 5.
 Writes bench/results/speed.json.
 """
@@ -35,11 +37,17 @@ import triage  # noqa: E402
 from triage.segment import quiet_jieba  # noqa: E402
 
 
-def jieba_speed(texts: list[str], hmm: bool) -> float:
+def jieba_tokenizer():
+    """A fresh jieba tokenizer with its default dictionary, loaded."""
     import jieba
 
     tokenizer = jieba.Tokenizer()
     tokenizer.initialize()
+    return tokenizer
+
+
+def jieba_speed(texts: list[str], hmm: bool) -> float:
+    tokenizer = jieba_tokenizer()
     start = time.perf_counter()
     for t in texts:
         tokenizer.lcut(t, HMM=hmm)
@@ -74,7 +82,8 @@ def main() -> None:
     texts = (base * (args.rows // len(base) + 1))[: args.rows]
     chars = sum(map(len, texts))
     model = triage.load_model(args.model)
-    model.predict(texts[:50])  # warm up: dictionary loaded, caches built
+    model.warm_up()  # as a long-running intake process does: dictionaries (jieba's fallback too) and tables built
+    model.predict(texts[:50])
 
     folder = Path(tempfile.mkdtemp())
     src = folder / "in.csv"
@@ -101,20 +110,27 @@ def main() -> None:
                 "predict": predict_speed, "label_1": lambda: label_speed(1), "label_2": lambda: label_speed(2)}
     rounds = {name: [] for name in measures}
     singles = [t[:150] for t in base if len(t) >= 150][:1000]
-    latencies = []
+    reference = jieba_tokenizer()
+    latencies, jieba_latencies, latency_ratios = [], [], []
     for r in range(args.rounds):
         for name, measure in measures.items():
             rounds[name].append(measure())
         for t in singles:
             s = time.perf_counter()
             model.predict_one(t)
-            latencies.append((time.perf_counter() - s) * 1000)
+            m = time.perf_counter()
+            reference.lcut(t, HMM=True)
+            e = time.perf_counter()
+            latencies.append((m - s) * 1000)
+            jieba_latencies.append((e - m) * 1000)
+            latency_ratios.append((m - s) / (e - m))
         print(f"round {r + 1}: " + ", ".join(f"{name} {values[-1]:,.0f} chars/s" for name, values in rounds.items()),
               flush=True)
     best = {name: max(values) for name, values in rounds.items()}
     jieba_hmm, jieba_no_hmm, predict_cps = best["jieba_hmm"], best["jieba_no_hmm"], best["predict"]
     label_cps = {1: best["label_1"], 2: best["label_2"]}
     latencies.sort()
+    jieba_latencies.sort()
     cold = cold_start_seconds(args.model)
     result = {
         "command": "python bench/bench_speed.py " + " ".join(sys.argv[1:]),
@@ -141,6 +157,8 @@ def main() -> None:
             "n": len(latencies),
             "median": round(statistics.median(latencies), 3),
             "p99": round(latencies[int(0.99 * (len(latencies) - 1))], 3),
+            "jieba_default_median": round(statistics.median(jieba_latencies), 3),
+            "median_ratio_to_jieba_default": round(statistics.median(latency_ratios), 3),
         },
     }
     for key, value in result.items():
