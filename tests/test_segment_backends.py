@@ -142,7 +142,8 @@ def test_warm_up_with_fallback_loads_jieba_before_the_first_text_that_needs_it()
     seg.warm_up(fallback=True)
     loaded = seg._jieba
     assert loaded is not None
-    assert seg.cut("客服一直不回复急急急") == _segmenters()[0].cut("客服一直不回复急急急")  # a text handed back to jieba
+    handed_back = "客服一直不回复急急急"  # repeated words: the fast backend hands it to jieba
+    assert seg.cut(handed_back) == _segmenters()[0].cut(handed_back)
     assert seg._jieba is loaded
 
 
