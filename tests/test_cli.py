@@ -84,6 +84,12 @@ def test_train_evaluate_info(runner, tmp_path):
     result = runner.invoke(main, ["train", str(TINY), "-o", str(out), "--test-size", "0.25", "--targets", "product"])
     assert result.exit_code == 0, result.output
     assert "accuracy" in result.output and "held-out 25%" in result.output
+    held_out = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["metrics"]["targets"]["product"]["per_class"]
+    card = (out / "MODEL_CARD.md").read_text(encoding="utf-8")
+    for label, c in held_out.items():  # training reports the held-out figures of every class, and the card keeps them
+        line = f"{c['precision']:.3f}  {c['recall']:.3f}  {c['f1']:.3f}  {c['support']}"
+        assert f"  {label:<12} {line}" in result.output
+        assert f"| {label} | {c['precision']:.3f} | {c['recall']:.3f} | {c['f1']:.3f} | {c['support']} |" in card
     report = tmp_path / "report"
     result = runner.invoke(main, ["evaluate", str(out), str(TINY), "--report", str(report)])
     assert result.exit_code == 0, result.output

@@ -21,7 +21,7 @@ from .config import FeatureConfig, SegmenterConfig, TrainConfig
 from .exceptions import TriageError
 from .normalize import mask_personal_data
 from .persist import load_model, read_manifest
-from .report import format_metrics
+from .report import format_metrics, format_per_class
 from .resources import default_model_dir
 from .segment import quiet_jieba
 from .curation import audit, cross_validate, learning_curve, suggest
@@ -29,6 +29,8 @@ from .io import open_table, open_writer, check_columns
 from .workflows import evaluate, train
 
 logger = logging.getLogger("triage")
+
+PER_CLASS_LINES = 30  # per target, when training prints its per-class figures (the card and `evaluate` show all)
 
 
 class _Group(click.Group):
@@ -357,10 +359,13 @@ def train_command(ctx, data, output, text_column, targets, test_size, eval_data,
     if cv_folds:
         cv = cross_validate(list(data), config=config, folds=cv_folds)
         click.echo(format_metrics(cv["metrics"], split=f"{cv_folds}-fold cross-validation ({cv['rows']} rows)"))
+        click.echo("\n" + format_per_class(cv["metrics"], limit=PER_CLASS_LINES) + "\n")
     result = train(list(data), config=config, eval_data=eval_data, output=output, overwrite=force,
                    card_notes=(f"Cross-validated metrics ({cv_folds} folds) were printed at training time; the model "
                                "itself is trained on all rows.") if cv_folds else "")
     click.echo(result.summary())
+    if result.metrics:
+        click.echo("\n" + format_per_class(result.metrics, limit=PER_CLASS_LINES, more="in MODEL_CARD.md") + "\n")
     separators = result.model.separators
     for target, small in result.model.small_classes_.items():
         if small and target in separators:
@@ -387,15 +392,7 @@ def evaluate_command(model_dir, data, text_column, report_dir):
     """
     metrics = evaluate(model_dir, data, text_column=text_column, report_dir=report_dir)
     click.echo(format_metrics(metrics, split=f"{data}"))
-    for target, m in metrics.items():
-        if "per_label" in m:
-            click.echo(f"\n{target}: per label, most frequent first (precision / recall / F1 / support)")
-            for lab, c in sorted(m["per_label"].items(), key=lambda item: (-item[1]["support"], item[0])):
-                click.echo(f"  {lab:<12} {c['precision']:.3f}  {c['recall']:.3f}  {c['f1']:.3f}  {c['support']}")
-            continue
-        click.echo(f"\n{target}: per class (precision / recall / F1 / support)")
-        for lab, c in m["per_class"].items():
-            click.echo(f"  {lab:<12} {c['precision']:.3f}  {c['recall']:.3f}  {c['f1']:.3f}  {c['support']}")
+    click.echo("\n" + format_per_class(metrics))
     if report_dir:
         click.echo(f"\nReport written to {report_dir}")
 

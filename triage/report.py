@@ -23,7 +23,8 @@ import numpy as np
 
 from .normalize import mask_personal_data
 
-__all__ = ["classification_metrics", "calibration_metrics", "write_report", "format_metrics", "confidence_shares",
+__all__ = ["classification_metrics", "calibration_metrics", "write_report", "format_metrics", "format_per_class",
+           "per_class_markdown", "confidence_shares",
            "multilabel_metrics", "multilabel_calibration", "label_set_confidence_shares", "is_multilabel"]
 
 logger = logging.getLogger(__name__)
@@ -194,6 +195,45 @@ def confidence_shares(levels: Sequence[str], correct: Sequence[bool]) -> dict[st
     return out
 
 
+def _classes_by_support(m: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """A target's (label, figures) pairs: per class in label order, or per label (multi-label) most frequent first."""
+    if "per_label" in m:
+        return sorted(m["per_label"].items(), key=lambda item: (-item[1]["support"], item[0]))
+    return list(m["per_class"].items())
+
+
+def format_per_class(metrics: dict[str, Any], *, limit: int | None = None, more: str = "") -> str:
+    """Per-class (multi-label: per-label) precision, recall, F1 and support of every target, for the terminal.
+
+    ``limit`` caps the lines per target (the most frequent labels first for a
+    multi-label target); ``more`` says where the rest can be read.
+
+    >>> m = {"product": {"per_class": {"card": {"precision": 0.9, "recall": 0.8, "f1": 0.847, "support": 10}}}}
+    >>> print(format_per_class(m))
+    product: per class (precision / recall / F1 / support)
+      card         0.900  0.800  0.847  10
+    """
+    blocks = []
+    for target, m in metrics.items():
+        kind = "per label, most frequent first" if "per_label" in m else "per class"
+        rows = _classes_by_support(m)
+        lines = [f"{target}: {kind} (precision / recall / F1 / support)"]
+        for lab, c in rows[:limit]:
+            lines.append(f"  {lab:<12} {c['precision']:.3f}  {c['recall']:.3f}  {c['f1']:.3f}  {c['support']}")
+        if limit is not None and len(rows) > limit:
+            lines.append(f"  … {len(rows) - limit} more{' ' + more if more else ''}")
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
+
+
+def per_class_markdown(m: dict[str, Any]) -> list[str]:
+    """A markdown table of one target's per-class (multi-label: per-label) precision, recall, F1 and support."""
+    out = ["| label | precision | recall | F1 | support |", "|---|---|---|---|---|"]
+    for lab, c in _classes_by_support(m):
+        out.append(f"| {lab} | {c['precision']:.3f} | {c['recall']:.3f} | {c['f1']:.3f} | {c['support']} |")
+    return out
+
+
 def format_metrics(metrics: dict[str, Any], *, split: str) -> str:
     """A short plain-text summary of ``{target: metrics}`` for the terminal."""
     lines = [f"Metrics on {split}:"]
@@ -243,9 +283,7 @@ def _markdown_multilabel(target: str, m: dict[str, Any], image: str | None) -> l
             "No confusion matrix: a row may hold several labels; the per-label figures below take its place.", ""]
     if image:
         out += [f"![per-label F1 for {target}]({image})", ""]
-    out += ["| label | precision | recall | F1 | support |", "|---|---|---|---|---|"]
-    for lab, c in sorted(m["per_label"].items(), key=lambda item: (-item[1]["support"], item[0])):
-        out.append(f"| {lab} | {c['precision']:.3f} | {c['recall']:.3f} | {c['f1']:.3f} | {c['support']} |")
+    out += per_class_markdown(m)
     if "confidence" in m:
         out += ["", "| confidence | share | precision of its labels |", "|---|---|---|"]
         for level, c in m["confidence"].items():
@@ -276,9 +314,7 @@ def _markdown(metrics: dict[str, Any], title: str, split: str, images: dict[str,
         if is_multilabel(m):
             out += _markdown_multilabel(target, m, images.get(target))
             continue
-        out += ["", f"## {target}", "", "| label | precision | recall | F1 | support |", "|---|---|---|---|---|"]
-        for lab, c in m["per_class"].items():
-            out.append(f"| {lab} | {c['precision']:.3f} | {c['recall']:.3f} | {c['f1']:.3f} | {c['support']} |")
+        out += ["", f"## {target}", "", *per_class_markdown(m)]
         labels, matrix = m["confusion"]["labels"], m["confusion"]["matrix"]
         out += ["", "Confusion matrix (rows: true label, columns: predicted):", ""]
         out.append("| true \\ pred | " + " | ".join(labels) + " |")

@@ -39,11 +39,14 @@ from .model import ComplaintClassifier, is_missing, split_labels
 from .normalize import read_aliases
 from .persist import load_model, save_model
 from .report import (calibration_metrics, classification_metrics, confidence_shares, format_metrics, is_multilabel,
-                     label_set_confidence_shares, multilabel_calibration, multilabel_metrics, write_report)
+                     label_set_confidence_shares, multilabel_calibration, multilabel_metrics, per_class_markdown,
+                     write_report)
 from .search import search
 from .segment import Segmenter
 from .signals import EscalationRules
 from .taxonomy import Taxonomy
+
+CARD_CLASS_ROWS = 40  # per target in a model card; a multi-label target's rarer labels are left to `triage evaluate`
 
 __all__ = ["train", "evaluate", "evaluate_model", "read_labelled", "build_classifier", "TrainResult", "LabelledData",
            "model_card"]
@@ -305,6 +308,13 @@ def model_card(result: TrainResult, config: TrainConfig, *, title: str = "triage
                 for lvl, c in m["confidence"].items()
             ]
             lines.append(f"- {target}: " + ", ".join(parts))
+        for target, m in (result.metrics or {}).items():
+            kind = "per label, most frequent first" if is_multilabel(m) else "per class"
+            table = per_class_markdown(m)
+            lines += ["", f"Held-out figures of `{target}`, {kind}:", "", *table[:CARD_CLASS_ROWS + 2]]
+            if len(table) > CARD_CLASS_ROWS + 2:
+                lines += ["", f"({len(table) - 2 - CARD_CLASS_ROWS} more labels, each rarer; `triage evaluate` lists "
+                              "them all.)"]
     lines += [
         "",
         "## Known limits",
