@@ -226,11 +226,17 @@ def format_per_class(metrics: dict[str, Any], *, limit: int | None = None, more:
     return "\n\n".join(blocks)
 
 
-def per_class_markdown(m: dict[str, Any]) -> list[str]:
-    """A markdown table of one target's per-class (multi-label: per-label) precision, recall, F1 and support."""
+def per_class_markdown(m: dict[str, Any], limit: int | None = None) -> list[str]:
+    """A markdown table of one target's per-class (multi-label: per-label) precision, recall, F1 and support.
+
+    ``limit`` keeps that many rows (a multi-label target's most frequent labels) and says how many were left out.
+    """
+    rows = _classes_by_support(m)
     out = ["| label | precision | recall | F1 | support |", "|---|---|---|---|---|"]
-    for lab, c in _classes_by_support(m):
+    for lab, c in rows[:limit]:
         out.append(f"| {lab} | {c['precision']:.3f} | {c['recall']:.3f} | {c['f1']:.3f} | {c['support']} |")
+    if limit is not None and len(rows) > limit:
+        out += ["", f"({len(rows) - limit} more labels, each rarer; `triage evaluate` lists them all.)"]
     return out
 
 

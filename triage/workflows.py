@@ -310,11 +310,7 @@ def model_card(result: TrainResult, config: TrainConfig, *, title: str = "triage
             lines.append(f"- {target}: " + ", ".join(parts))
         for target, m in (result.metrics or {}).items():
             kind = "per label, most frequent first" if is_multilabel(m) else "per class"
-            table = per_class_markdown(m)
-            lines += ["", f"Held-out figures of `{target}`, {kind}:", "", *table[:CARD_CLASS_ROWS + 2]]
-            if len(table) > CARD_CLASS_ROWS + 2:
-                lines += ["", f"({len(table) - 2 - CARD_CLASS_ROWS} more labels, each rarer; `triage evaluate` lists "
-                              "them all.)"]
+            lines += ["", f"Held-out figures of `{target}`, {kind}:", "", *per_class_markdown(m, CARD_CLASS_ROWS)]
     lines += [
         "",
         "## Known limits",
