@@ -184,10 +184,27 @@ def test_index_skips_only_patterns_that_cannot_match(rules, monkeypatch):
     texts += ["", "盗", "盗刷", "免盗刷", "七十岁", "70岁老人被骗5万元", "我们20多人", "12378转办"]
     texts = [Normalizer()(t) for t in texts]
     indexed = [rules.find(t) for t in texts]
-    every = [(rule, list(range(len(rule.patterns)))) for rule in rules.rules]
+    every = [(r, rule, list(range(len(rule.patterns)))) for r, rule in enumerate(rules.rules) if not rule.amount]
     monkeypatch.setattr(rules, "_candidates", lambda text: every)
     assert [rules.find(t) for t in texts] == indexed
     assert sum(map(bool, indexed)) > 1000  # the comparison covers many texts with signals
+
+
+def test_batch_index_finds_what_the_text_by_text_index_finds(rules):
+    """find_many indexes a whole batch with array operations: same signals as find, text by text, including
+    texts whose neighbours would complete a pattern across the boundary (empty texts, one-character texts)."""
+    from triage.signals import _CLAUSE_END, _clause_ends
+
+    texts = [Normalizer()(json.loads(line)["text"]) for line in
+             (corpora_dir() / "complaints.heldout.jsonl").read_text(encoding="utf-8").splitlines()]
+    texts += ["", "盗", "刷", "", "12378", "转办", "银保", "监会", "我们20", "多人", "七十", "岁", "曝", "光"]
+    batch = rules.find_many(texts)
+    assert batch == [rules.find(t) for t in texts]
+    assert sum(map(bool, batch)) > 300
+    assert rules.find_many(["盗", "刷"]) == [[], []]  # fewer texts than the batch threshold, one by one
+    assert rules.find_many(["盗", "刷"] * 10) == [[]] * 20  # a batch: "盗刷" is never read across two texts
+    assert all(_clause_ends(t) == [m.start() for m in _CLAUSE_END.finditer(t)]
+               for t in texts + ["年费  扣了", "好 ok 好", " 好", "好 ", "扣了 ,退"])
 
 
 @pytest.mark.parametrize("threshold", [50_000, 3_000, 100, 0.5])

@@ -935,6 +935,7 @@ class ComplaintClassifier:
         per_target = {name: self._target_predictions(name, probas[name]) if readable else []
                       for name in self.targets_}
         rules = self._active_rules()
+        found = rules.find_many([prepared[i] for i in readable]) if rules is not None else []
         taxonomy = getattr(self, "taxonomy", None)
         missing = TargetPrediction(label=None, probability=0.0, confidence="low")
         missing_set = TargetPrediction(label=None, probability=0.0, confidence="low", labels=())
@@ -950,7 +951,7 @@ class ComplaintClassifier:
             signals: tuple[Signal, ...] = ()
             deadline = None
             if rules is not None and k is not None:
-                signals = tuple(rules.find(prepared[i]))
+                signals = tuple(found[k])
                 targets[rules.target], gated = self._apply_signals(targets[rules.target], rules, signals, probas, k,
                                                                    taxonomy)
                 deadline = rules.deadline(targets[rules.target].label)
