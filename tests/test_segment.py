@@ -88,11 +88,11 @@ def test_tie_shortcut_agrees_with_the_full_pattern():
     import json
 
     from triage.resources import corpora_dir
-    from triage.segment import _tie_check
+    from triage.segment import _TieCheck
 
     seg = Segmenter().warm_up()
     pattern = seg._resolved[3]
-    full, check = re.compile(pattern).search, _tie_check(pattern)
+    full, check = re.compile(pattern).search, _TieCheck(pattern)
     texts = [json.loads(line)["text"] for line in
              (corpora_dir() / "complaints.train.jsonl").read_text(encoding="utf-8").splitlines()]
     texts += ["滴滴滴", "急急急急", "哈哈哈", "很多很多很多", "嗯嗯嗯嗯嗯", "aaa", "\n\n\n", "一阵一阵一阵"]

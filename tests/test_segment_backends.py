@@ -6,6 +6,7 @@ import itertools
 import json
 import logging
 import pickle
+import re
 
 import pytest
 
@@ -85,6 +86,36 @@ def test_identical_tokens_on_real_text(normalise):
         by_jieba, by_rjieba = _cuts(texts)
         differing = [t for t, a, b in zip(texts, by_jieba, by_rjieba) if a != b]
         assert not differing, f"{name}: {len(differing)} of {len(texts)} texts cut differently, e.g. {differing[:2]}"
+
+
+def _split_joined(segmenter, texts):
+    """cut_joined's tokens as cut would give them: skipped tokens dropped, split at the separators."""
+    out, current = [], []
+    for token in segmenter.cut_joined(texts):
+        if token == "\n":
+            out.append(current)
+            current = []
+        elif token not in segmenter.skipped:
+            current.append(token)
+    return out + [current] if texts else out
+
+
+@pytest.mark.parametrize("raw", [False, True], ids=["normalised", "raw"])
+def test_a_batch_cut_in_one_piece_gives_each_text_its_own_tokens(raw):
+    """cut_joined cuts texts joined (rjieba: one call); split back, every text has what cut gives it, including
+    texts with newlines and other whitespace, texts rjieba hands to jieba, and empty texts."""
+    texts = _corpus_texts()[:3000]
+    if SHARED_DATA.is_dir():
+        texts += [t for sample in _shared_samples(300).values() for t in sample]
+    texts += ["", "滴滴滴", "哈哈哈哈", "很多很多很多", "a\nb", "年费\r\n退还", " 前后空格 ", "两个  空格", "\t", ""]
+    if not raw:
+        texts = _normalised(texts)
+    for segmenter in _segmenters():
+        assert _split_joined(segmenter, texts) == [segmenter.cut(t) for t in texts]
+        assert _split_joined(segmenter, texts[:1]) == [segmenter.cut(texts[0])]
+    fast = _segmenters()[1]
+    assert fast._apart(texts, fast._fast[1]) == {i for i, t in enumerate(texts)
+                                                if fast._fast[1](t) or re.search(r"[^\S ]|  ", t)}
 
 
 def test_identical_with_a_dictionary_that_repeats_words_and_omits_frequencies(tmp_path):

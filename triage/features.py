@@ -251,18 +251,48 @@ class _WordPart:
         self.bigrams = _SortedLookup([np.uint64(a) * width + np.uint64(b) for a, b, _ in pairs],
                                      [index for _, _, index in pairs])
 
+    def _token_ids(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray | None]:
+        """Every kept token's id, text after text, and the text each belongs to (None for one text).
+
+        An unknown word gets the id no vocabulary pair holds, so its pairs are
+        never found. With a :class:`Segmenter`, a batch is cut in one piece
+        (:meth:`Segmenter.cut_joined`) and the tokens it drops are told apart
+        by their ids, so no Python loop runs over the tokens.
+        """
+        cut, unknown = self.tokenizer, len(self.token_ids)
+        if len(texts) == 1:
+            flat = cut(texts[0])
+            return np.fromiter(map(self.token_ids.get, flat, itertools.repeat(unknown)), np.int64, len(flat)), None
+        segmenter = getattr(cut, "__self__", None)
+        if isinstance(segmenter, Segmenter):
+            flat = segmenter.cut_joined(texts)
+            ids = np.fromiter(map(self._batch_ids(segmenter).get, flat, itertools.repeat(unknown)), np.int64, len(flat))
+            between = ids == unknown + 2
+            kept = ids <= unknown
+            return ids[kept], np.cumsum(between)[kept]
+        token_lists = [cut(t) for t in texts]
+        lengths = np.fromiter(map(len, token_lists), dtype=np.int64, count=len(texts))
+        flat = [token for tokens in token_lists for token in tokens]
+        ids = np.fromiter(map(self.token_ids.get, flat, itertools.repeat(unknown)), np.int64, len(flat))
+        return ids, np.repeat(np.arange(len(texts)), lengths)
+
+    def _batch_ids(self, segmenter: Segmenter) -> dict[str, int]:
+        """The token ids, plus one id for every token the segmenter drops and another for the text separator."""
+        cached = self.__dict__.get("_batch_ids_")
+        if cached is None or cached[0] is not segmenter.skipped:
+            unknown = len(self.token_ids)
+            ids = {**self.token_ids, **dict.fromkeys(segmenter.skipped, unknown + 1), "\n": unknown + 2}
+            cached = self._batch_ids_ = (segmenter.skipped, ids)
+        return cached[1]
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_batch_ids_", None)
+        return state
+
     def features(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """(row, feature) of every in-vocabulary word n-gram occurrence in ``texts``."""
-        cut, get, unknown = self.tokenizer, self.token_ids.get, len(self.token_ids)
-        if len(texts) == 1:
-            flat, row_of = cut(texts[0]), None
-        else:
-            token_lists = [cut(t) for t in texts]
-            lengths = np.fromiter(map(len, token_lists), dtype=np.int64, count=len(texts))
-            flat = [token for tokens in token_lists for token in tokens]
-            row_of = np.repeat(np.arange(len(texts)), lengths)
-        # an unknown word gets the id no vocabulary pair holds, so its pairs are never found
-        ids = np.fromiter(map(get, flat, itertools.repeat(unknown)), dtype=np.int64, count=len(flat))
+        ids, row_of = self._token_ids(texts)
         where, features = [], []  # token positions (a pair: its first token's) and the features found there
         low, high = self.ngram_range
         if low <= 1 <= high:
@@ -385,6 +415,9 @@ class CompiledVectorizer:
             grams = part["grams"]
             lookup = grams._lookup() if isinstance(grams, _CharPart) else grams.bigrams
             lookup._table()
+            segmenter = getattr(getattr(grams, "tokenizer", None), "__self__", None)
+            if isinstance(segmenter, Segmenter):
+                grams._batch_ids(segmenter)
 
     def __getstate__(self):
         state = self.__dict__.copy()

@@ -39,7 +39,9 @@ is always used.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
+import itertools
 import logging
 import re
 import sys
@@ -57,7 +59,10 @@ logger = logging.getLogger(__name__)
 DEFAULT_USER_DICT = "userdict.txt"
 DEFAULT_STOP_WORDS = "stopwords.txt"
 BACKENDS = ("auto", "jieba", "rjieba")
-_ODD_SPACE = re.compile(r"[^\S ]|  ")  # whitespace other than single spaces (normalised text has none)
+# Whitespace other than single spaces (normalised text has none): what r"[^\S ]|  " matches, with the characters
+# of \s spelled out (tests check the list) so that a search skips ahead to them instead of trying every place.
+_WHITESPACE_BUT_SPACE = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_ODD_SPACE = re.compile(f"[{_WHITESPACE_BUT_SPACE}]|  ")
 _ENTRY = re.compile(r"^(\S+)(?:\s+(\d+))?(?:\s+([A-Za-z]+))?$")
 # Characters outside jieba's word blocks ([\u4E00-\u9FD5a-zA-Z0-9+#&._%-]) never reach the dictionary, so a
 # "word" made of them can carry frequency into the total without ever matching text.
@@ -114,27 +119,52 @@ def _tie_pattern(frequencies: dict[str, int]) -> str:
     return "|".join(parts) or "(?!)"
 
 
-def _tie_check(pattern: str):
+class _TieCheck:
     """``check(text)``: whether :func:`_tie_pattern`'s regex occurs in ``text``, the slow part behind a quick test.
 
     The alternation of repeated words is tried only where some string that begins
     with one of their first characters occurs three times in a row.
 
-    >>> check = _tie_check(_tie_pattern({"滴滴": 5, "很多很多": 3, "银行": 9}))
+    >>> check = _TieCheck(_tie_pattern({"滴滴": 5, "很多很多": 3, "银行": 9}))
     >>> [check(t) for t in ("滴滴滴", "很多很多很多", "银行银行银行", "滴滴")]
     [True, True, False, False]
+    >>> check.suspects("银行滴滴滴，很多很多很多")  # where a match may begin: a text is checked if one is in it
+    [2, 6]
     """
-    full = re.compile(pattern).search
-    found = re.search(r"\(\?P<r>(.*)\)\(\?P=r\)\(\?P=r\)$", pattern)
-    alternatives = found.group(1).split("|") if found else []
-    if not alternatives or any(a.endswith("\\") for a in alternatives):  # nothing slow, or an escaped "|"
-        return lambda text: full(text) is not None
-    words = [re.sub(r"\\(.)", r"\1", a) for a in alternatives]
-    singles = pattern[: found.start()].removesuffix("|")
-    single = re.compile(singles).search if singles else (lambda text: None)
-    firsts = "".join(sorted({re.escape(w[0]) for w in words}))
-    quick = re.compile(f"([{firsts}])(.{{0,{max(map(len, words)) - 1}}}?)\\1\\2\\1\\2", re.S).search
-    return lambda text: single(text) is not None or (quick(text) is not None and full(text) is not None)
+
+    def __init__(self, pattern: str):
+        self.full = re.compile(pattern).search
+        found = re.search(r"\(\?P<r>(.*)\)\(\?P=r\)\(\?P=r\)$", pattern)
+        alternatives = found.group(1).split("|") if found else []
+        self.single = self.quick = None
+        if not alternatives or any(a.endswith("\\") for a in alternatives):  # nothing slow, or an escaped "|"
+            return
+        words = [re.sub(r"\\(.)", r"\1", a) for a in alternatives]
+        singles = pattern[: found.start()].removesuffix("|")
+        self.single = re.compile(singles) if singles else None
+        firsts = "".join(sorted({re.escape(w[0]) for w in words}))
+        self.quick = re.compile(f"([{firsts}])(.{{0,{max(map(len, words)) - 1}}}?)\\1\\2\\1\\2", re.S)
+        self.quick_starts = re.compile(f"(?=([{firsts}])(.{{0,{max(map(len, words)) - 1}}}?)\\1\\2\\1\\2)", re.S)
+
+    def __call__(self, text: str) -> bool:
+        if self.quick is None:
+            return self.full(text) is not None
+        return ((self.single is not None and self.single.search(text) is not None)
+                or (self.quick.search(text) is not None and self.full(text) is not None))
+
+    def suspects(self, text: str) -> list[int]:
+        """Places where a match may begin, ascending: every match of the pattern in ``text`` begins at one.
+
+        Each of the pattern's matches lies inside the text it is found in, so
+        in many texts joined by a separator that no word holds, the texts
+        without any of these places need no :meth:`__call__`.
+        """
+        if self.quick is None:
+            return sorted({m.start() for m in re.finditer(f"(?=(?:{self.full.__self__.pattern}))", text)})
+        places = [m.start() for m in self.quick_starts.finditer(text)]
+        if self.single is not None:
+            places += [m.start() for m in self.single.finditer(text)]
+        return sorted(places)
 
 
 def _file_sha256(path: Path | None) -> str | None:
@@ -244,6 +274,7 @@ class Segmenter:
         self.backend = backend
         self.base_dir = base_dir
         self._cut = None
+        self._fast = None  # with rjieba in use: (rjieba's own cut, the test for texts it hands to jieba)
         self._jieba = None
         self._stop = frozenset()
         self._lock = threading.RLock()
@@ -309,7 +340,7 @@ class Segmenter:
             tokenizer.add_word(_PLACEHOLDER, extra_total, None)
 
         fast_cut = tokenizer.cut
-        tie_prone = _tie_check(tie_pattern)
+        tie_prone = _TieCheck(tie_pattern)
 
         def cut(text):
             if tie_prone(text):
@@ -319,6 +350,7 @@ class Segmenter:
         probe, expected = self._probe
         if _digest(cut, probe) != expected:
             return None, "rjieba's tokens differ from jieba's on the probe set"
+        self._fast = (fast_cut, tie_prone)
         return cut, None
 
     def _jieba_cut(self, text: str):
@@ -338,6 +370,7 @@ class Segmenter:
         if self._resolved is None or self._resolved[0] != digest or self._probe is None:
             jieba_tokenizer = self._resolve_with_jieba(user_dict, digest)
         cut, why = None, "HMM is on" if self.hmm else f"backend is {self.backend!r}"
+        self._fast = None
         if self.backend != "jieba" and not self.hmm:
             cut, why = self._rjieba_cut()
         if cut is None:
@@ -394,6 +427,65 @@ class Segmenter:
 
     __call__ = cut
 
+    @property
+    def skipped(self) -> frozenset[str]:
+        """The tokens :meth:`cut` drops from a normalised text: the stop words and the single space."""
+        if self._cut is None:
+            self.warm_up()
+        return self._skip
+
+    @staticmethod
+    def _apart(texts: list[str], tie_prone: _TieCheck) -> set[int]:
+        """The texts that are not cut together: those with other whitespace than single spaces, and those rjieba
+        hands to jieba. The texts are searched joined, with a NUL between them (neither whitespace nor in any
+        word), and only the texts in which a tie may begin are checked one by one."""
+        joined = "\x00".join(texts)
+        starts = list(itertools.accumulate((len(t) + 1 for t in texts[:-1]), initial=0))
+        apart = {bisect.bisect_right(starts, m.start()) - 1 for m in _ODD_SPACE.finditer(joined)}
+        suspects = {bisect.bisect_right(starts, at) - 1 for at in tie_prone.suspects(joined)}
+        return apart | {i for i in suspects - apart if tie_prone(texts[i])}
+
+    def cut_joined(self, texts: list[str]) -> list[str]:
+        """The tokens of all ``texts`` in one list, with a ``"\\n"`` token between two texts, and the
+        :attr:`skipped` tokens left in: dropping those and splitting at the ``"\\n"`` tokens gives
+        ``[self.cut(t) for t in texts]``. A caller that maps tokens to numbers drops and splits with array
+        operations, instead of a Python loop over every token; rjieba then cuts a whole batch in one call.
+
+        >>> segmenter = Segmenter()
+        >>> tokens = segmenter.cut_joined(["信用卡年费", "", "退还 年费"])
+        >>> texts = " ".join(t for t in tokens if t not in segmenter.skipped).split("\\n")
+        >>> [text.split() for text in texts] == [segmenter.cut(t) for t in ["信用卡年费", "", "退还 年费"]]
+        True
+        """
+        if self._cut is None:
+            self.warm_up()
+        if self._fast is None:  # jieba: text by text
+            pieces = [self.cut(text) for text in texts]
+        else:
+            for text in texts:
+                if not isinstance(text, str):
+                    raise InputError(f"Segmenter.cut expects a str, got {type(text).__name__}.")
+            fast_cut, tie_prone = self._fast
+            apart = self._apart(texts, tie_prone)
+            pieces, run = [], []  # texts without other whitespace than single spaces are cut together
+            for i, text in enumerate(texts):
+                if i in apart:
+                    if run:
+                        pieces.append(fast_cut("\n".join(run), False))
+                        run = []
+                    pieces.append(self.cut(text))
+                else:
+                    run.append(text)
+            if run:
+                pieces.append(fast_cut("\n".join(run), False))
+        if not pieces:
+            return []
+        tokens = pieces[0]
+        for piece in pieces[1:]:
+            tokens.append("\n")
+            tokens += piece
+        return tokens
+
     def describe(self) -> dict:
         """Settings and the backend in use, for a model's manifest."""
         self.warm_up()
@@ -404,6 +496,7 @@ class Segmenter:
     def __getstate__(self):
         state = self.__dict__.copy()
         state["_cut"] = None
+        state["_fast"] = None
         state["_jieba"] = None
         state["_stop"] = frozenset()
         state.pop("_skip", None)
@@ -419,6 +512,7 @@ class Segmenter:
         state.pop("_tokenizer", None)
         self.__dict__.update(state)
         self._cut = None
+        self._fast = None
         self._jieba = None
         self._lock = threading.RLock()
 
