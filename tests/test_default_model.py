@@ -31,6 +31,35 @@ def test_signal_floor_is_never_undercut(model):
     assert p["severity"].label in ("SEV3", "SEV4")
 
 
+def test_label_columns_equal_the_predictions_fields(model):
+    """The array-wise columns a labelling job writes are the fields of predict()'s predictions, bad rows included."""
+    from triage.model import prediction_fields
+
+    texts = [json.loads(line)["text"] for line in
+             (ROOT / "corpora" / "complaints.heldout.jsonl").read_text(encoding="utf-8").splitlines()]
+    texts += ["", None, "😡😡", 12345, "   ", "信用卡", "我已经向12378投诉了，信用卡被盗刷5万元，我们二十多个人"]
+    columns = model.label_columns(texts)
+    rows = [prediction_fields(p, with_names=True) for p in model.predict(texts)]
+    assert list(columns) == list(rows[0])
+    for field, values in columns.items():
+        assert values == [row.get(field) for row in rows], field
+    assert sum(columns["needs_review"]) > 10 and any(columns["signals"])
+    assert {"SEV3", "SEV4"} & set(columns["severity"])
+
+
+def test_a_label_job_with_bad_rows_on_the_default_model(model, tmp_path):
+    """Empty, emoji-only and missing texts come back flagged, with empty signal and deadline cells."""
+    src = tmp_path / "in.csv"
+    src.write_text("id,text\n1,信用卡年费没通知就扣了，要求退还\n2,\n3,😡😡\n", encoding="utf-8")
+    summary = triage.label_file(model, src, tmp_path / "out.csv", jobs=1)
+    from triage.io import read_rows
+
+    _, rows = read_rows(tmp_path / "out.csv")
+    assert [r["category"] for r in rows] == ["CAT01", "", ""]
+    assert [r["needs_review"] for r in rows][1:] == ["True", "True"] and rows[1]["signals"] == ""
+    assert summary.bad_rows == 2
+
+
 def test_manifest_records_provenance():
     m = read_manifest()
     assert m["training_data"]["sources"] == ["complaints.train.jsonl"]

@@ -21,7 +21,7 @@ import os
 import signal
 from typing import Any, Iterable, Iterator
 
-from .model import prediction_columns
+from .model import prediction_fields
 
 __all__ = ["Labeller", "output_columns", "prediction_row", "default_jobs"]
 
@@ -69,16 +69,7 @@ def output_columns(input_columns: list[str], targets: list[str], *, with_names: 
 
 def prediction_row(prediction, names: dict[str, str], with_names: bool) -> dict[str, Any]:
     """The label columns of one prediction, under the output names chosen by :func:`output_columns`."""
-    row = {}
-    for target, t in prediction.targets.items():
-        row[names[target]] = t.label
-        if with_names:
-            row[names[target + "_name"]] = t.name
-        row[names[target + "_probability"]] = round(t.probability, 4) if t.label is not None else None
-        row[names[target + "_confidence"]] = t.confidence if t.label is not None else None
-    for key, value in prediction_columns(prediction).items():
-        row[names[key]] = value
-    return row
+    return {names[key]: value for key, value in prediction_fields(prediction, with_names).items()}
 
 
 # -- worker processes -------------------------------------------------------------
@@ -95,8 +86,12 @@ def _label_in_worker(texts: list) -> list[tuple]:
 
 
 def _values(model, texts: list, names, with_names, fields) -> list[tuple]:
+    """One tuple of label values (in ``fields`` order) per text."""
+    if hasattr(model, "label_columns"):
+        columns = model.label_columns(texts)
+        return list(zip(*(columns[key] if key in columns else [None] * len(texts) for key in names)))
     rows = (prediction_row(p, names, with_names) for p in model.predict(texts))
-    return [tuple(row[f] for f in fields) for row in rows]
+    return [tuple(row.get(f) for f in fields) for row in rows]
 
 
 class Labeller:

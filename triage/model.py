@@ -48,6 +48,7 @@ __all__ = [
     "split_labels",
     "predictions_table",
     "prediction_columns",
+    "prediction_fields",
 ]
 
 logger = logging.getLogger(__name__)
@@ -218,6 +219,21 @@ def predictions_table(predictions: Sequence[Prediction]) -> dict[str, list]:
     return table
 
 
+def prediction_fields(prediction: Prediction, with_names: bool) -> dict[str, Any]:
+    """The label fields of one prediction, as a labelling job writes them: per target ``<target>``,
+    ``<target>_name`` (``with_names``), ``<target>_probability`` (4 places) and ``<target>_confidence`` (both
+    None without a label), then :func:`prediction_columns`."""
+    row: dict[str, Any] = {}
+    for target, t in prediction.targets.items():
+        row[target] = t.label
+        if with_names:
+            row[f"{target}_name"] = t.name
+        row[f"{target}_probability"] = round(t.probability, 4) if t.label is not None else None
+        row[f"{target}_confidence"] = t.confidence if t.label is not None else None
+    row.update(prediction_columns(prediction))
+    return row
+
+
 def prediction_columns(prediction: Prediction) -> dict[str, Any]:
     """The flat columns after the per-target ones: signals, deadline, review flag and reasons."""
     row: dict[str, Any] = {}
@@ -241,6 +257,16 @@ def _compiled(vectorizer):
         return vectorizer
 
 
+def _spread(values: list, rows: list[int], n: int) -> list:
+    """``values`` of the readable ``rows`` placed in a column of ``n`` rows, None elsewhere."""
+    if len(rows) == n:
+        return values
+    column = [None] * n
+    for row, value in zip(rows, values):
+        column[row] = value
+    return column
+
+
 _FEW_ROWS = 8  # up to this many rows, a prediction's ranking is done in Python (see _target_predictions)
 
 
@@ -249,6 +275,31 @@ def _level(probability: float, high: float | None, medium: float | None) -> str:
     if high is not None and probability >= high:
         return "high"
     return "medium" if medium is not None and probability >= medium else "low"
+
+
+def _levels(probabilities: np.ndarray, high: float | None, medium: float | None) -> list[str]:
+    """:func:`_level` of every probability.
+
+    >>> _levels(np.array([0.9, 0.6, 0.2]), 0.8, 0.5)
+    ['high', 'medium', 'low']
+    """
+    out = np.full(len(probabilities), "low", dtype=object)
+    if medium is not None:
+        out[probabilities >= medium] = "medium"
+    if high is not None:
+        out[probabilities >= high] = "high"
+    return out.tolist()
+
+
+@dataclass
+class _SignalDecisions:
+    """How the escalation signals change the rules' target, row by row (see ``_signal_decisions``)."""
+
+    changed: list[bool]  # the label differs from the model's
+    labels: list[str | None]  # the label after the signals (the model's where unchanged)
+    probabilities: list[float]  # the model's probability of that label (0.0 for a label it does not know)
+    raised: list[bool]  # raised to the signals' floor
+    gated: list[str | None]  # the review reason when the model's label was capped for want of a signal
 
 
 def _softmax(scores: np.ndarray, temperature: float) -> np.ndarray:
@@ -918,6 +969,55 @@ class ComplaintClassifier:
         prepared, _ = self._prepare(check_text_list(texts))
         return self._probabilities(prepared)
 
+    def _decide(self, texts: list) -> tuple[list[tuple[str, ...]], list[int], dict[str, np.ndarray], list, Any]:
+        """What every output of a batch is made from: the review reasons of each text, the readable texts,
+        every target's probabilities and the signals of each readable text, and the signals' decisions."""
+        prepared, reasons = self._prepare(texts)
+        readable = [i for i, t in enumerate(prepared) if t]
+        probas = self._probabilities([prepared[i] for i in readable]) if readable else {}
+        rules = self._active_rules()
+        found = rules.find_many([prepared[i] for i in readable]) if rules is not None else [[] for _ in readable]
+        decisions = None  # the rules' target is single-label (fit refuses a multi-label one)
+        if rules is not None and readable:
+            decisions = self._signal_decisions(rules, probas[rules.target], found)
+        return reasons, readable, probas, found, decisions
+
+    def _signal_decisions(self, rules: EscalationRules, proba: np.ndarray, found: list) -> _SignalDecisions:
+        """Gate and floor the rules' (single-label) target by the escalation signals, for every row at once.
+
+        Above ``rules.model_alone_max`` the model's label needs a signal of that
+        level or a probability of at least ``rules.model_alone_min_probability``;
+        otherwise it is capped (and a review reason given). Then the label is
+        raised to the floor the signals set; it is never lowered below it.
+        """
+        classes = self.targets_[rules.target].classes_
+        best = np.argmax(proba, axis=1)
+        probability = proba[np.arange(len(proba)), best]
+        label_rank = np.array([rules.rank(str(c)) for c in classes], dtype=np.int64)[best]
+        floor_rank = np.fromiter((max(map(rules.rank, (s.level for s in signals)), default=-1) for signals in found),
+                                 dtype=np.int64, count=len(found))
+        gated = np.zeros(len(proba), dtype=bool)
+        rank = label_rank
+        if rules.model_alone_max is not None:
+            cap = rules.rank(rules.model_alone_max)
+            gated = ((label_rank > cap) & (floor_rank < label_rank)
+                     & (probability < rules.model_alone_min_probability))
+            rank = np.where(gated, np.maximum(cap, floor_rank), label_rank)  # the cap, or the floor above it
+        raised = floor_rank > rank
+        rank = np.where(raised, floor_rank, rank)
+        changed = gated | raised
+        labels = [str(c) for c in classes[best]]
+        probabilities = probability.tolist()
+        reasons: list[str | None] = [None] * len(proba)
+        for k in np.flatnonzero(changed).tolist():
+            if gated[k]:
+                reasons[k] = f"{rules.target}: model suggested {labels[k]} without an escalation signal"
+            labels[k] = rules.levels[rank[k]]
+            index = int(np.searchsorted(classes, labels[k]))
+            known = index < len(classes) and classes[index] == labels[k]
+            probabilities[k] = float(proba[k, index]) if known else 0.0
+        return _SignalDecisions(changed.tolist(), labels, probabilities, raised.tolist(), reasons)
+
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
         """Label a batch: a list of texts in, a list of :class:`Prediction` out (same order).
 
@@ -926,17 +1026,13 @@ class ComplaintClassifier:
         """
         self._check_fitted()
         texts = check_text_list(texts)
-        prepared, reasons = self._prepare(texts)
-        readable = [i for i, t in enumerate(prepared) if t]
-        probas = {}
-        if readable:
-            probas = self._probabilities([prepared[i] for i in readable])
+        reasons, readable, probas, found, decisions = self._decide(texts)
         row_of = {i: k for k, i in enumerate(readable)}
         per_target = {name: self._target_predictions(name, probas[name]) if readable else []
                       for name in self.targets_}
         rules = self._active_rules()
-        found = rules.find_many([prepared[i] for i in readable]) if rules is not None else []
-        taxonomy = getattr(self, "taxonomy", None)
+        if decisions is not None:
+            per_target[rules.target] = self._with_signals(per_target[rules.target], decisions)
         missing = TargetPrediction(label=None, probability=0.0, confidence="low")
         missing_set = TargetPrediction(label=None, probability=0.0, confidence="low", labels=())
         results = []
@@ -947,20 +1043,110 @@ class ComplaintClassifier:
                 targets = {name: missing_set if isinstance(t, _MultiLabelClassifier) else missing
                            for name, t in self.targets_.items()}
             else:
-                targets = {name: found[k] for name, found in per_target.items()}
+                targets = {name: found_[k] for name, found_ in per_target.items()}
             signals: tuple[Signal, ...] = ()
             deadline = None
             if rules is not None and k is not None:
                 signals = tuple(found[k])
-                targets[rules.target], gated = self._apply_signals(targets[rules.target], rules, signals, probas, k,
-                                                                   taxonomy)
                 deadline = rules.deadline(targets[rules.target].label)
-                if gated:
-                    why.append(gated)
+                if decisions.gated[k]:
+                    why.append(decisions.gated[k])
             why += [f"{name}: low confidence" for name, t in targets.items() if k is not None and t.confidence == "low"]
             results.append(Prediction(targets=targets, needs_review=bool(why), review_reasons=tuple(why),
                                       signals=signals, deadline=deadline))
         return results
+
+    def _with_signals(self, predictions: list[TargetPrediction], decisions: _SignalDecisions) -> list[TargetPrediction]:
+        """The rules' target predictions with the signals' decisions applied."""
+        rules = self._active_rules()
+        taxonomy = getattr(self, "taxonomy", None)
+        out = list(predictions)
+        for k, changed in enumerate(decisions.changed):
+            if changed:
+                before = predictions[k]
+                label = decisions.labels[k]
+                out[k] = TargetPrediction(
+                    label=label,
+                    probability=decisions.probabilities[k],
+                    confidence="medium" if before.confidence == "low" else before.confidence,
+                    alternatives=before.alternatives,
+                    name=taxonomy.name_of(rules.target, label) if taxonomy is not None else None,
+                    raised_by_signals=decisions.raised[k],
+                )
+        return out
+
+    def label_columns(self, texts: Sequence[str]) -> dict[str, list]:
+        """The label columns of a batch, ``{field: [value per text]}``, made without a :class:`Prediction` per text.
+
+        The same values as :func:`triage.labeller.prediction_row` gives for
+        :meth:`predict`'s predictions (fields ``<target>``, ``<target>_name``
+        with a taxonomy, ``<target>_probability`` rounded to 4 places and
+        ``<target>_confidence``, both None without a label, then the signals and
+        deadline columns when the model has escalation rules, ``needs_review``
+        and ``review_reason``), computed array-wise: what a labelling job writes.
+
+        >>> from triage import load_model
+        >>> columns = load_model().label_columns(["信用卡年费没通知就扣了", ""])
+        >>> columns["category"], columns["needs_review"]
+        (['CAT01', None], [False, True])
+        """
+        self._check_fitted()
+        texts = check_text_list(texts)
+        if any(isinstance(t, _MultiLabelClassifier) for t in self.targets_.values()):
+            return self._columns_of(self.predict(texts))
+        reasons, readable, probas, found, decisions = self._decide(texts)
+        rules = self._active_rules()
+        taxonomy = getattr(self, "taxonomy", None)
+        n = len(texts)
+        gated = [None] * n
+        low: list[list[str]] = [[] for _ in range(n)]
+        columns: dict[str, list] = {}
+        final: dict[str, list] = {}  # the readable rows' labels, per target
+        for name, model in self.targets_.items():
+            classes, label_names = self._label_names(name)
+            best = np.argmax(probas[name], axis=1) if readable else np.zeros(0, dtype=np.int64)
+            top = probas[name][np.arange(len(best)), best] if readable else np.zeros(0)
+            labels = [classes[j] for j in best.tolist()]
+            names = [label_names[j] for j in best.tolist()]
+            probability = top.tolist()
+            confidence = _levels(top, model.thresholds_["high"], model.thresholds_["medium"])
+            if decisions is not None and name == rules.target:
+                for k in np.flatnonzero(decisions.changed).tolist():
+                    labels[k], probability[k] = decisions.labels[k], decisions.probabilities[k]
+                    names[k] = taxonomy.name_of(name, labels[k]) if taxonomy is not None else None
+                    confidence[k] = "medium" if confidence[k] == "low" else confidence[k]
+                    gated[readable[k]] = decisions.gated[k]
+            final[name] = labels
+            columns[name] = _spread(labels, readable, n)
+            if taxonomy is not None:
+                columns[f"{name}_name"] = _spread(names, readable, n)
+            columns[f"{name}_probability"] = _spread([round(p, 4) for p in probability], readable, n)
+            columns[f"{name}_confidence"] = _spread(confidence, readable, n)
+            for k in (k for k, c in enumerate(confidence) if c == "low"):
+                low[readable[k]].append(f"{name}: low confidence")
+        if rules is not None:
+            deadlines = {level: rules.deadline(level) or {} for level in set(final[rules.target])}
+            columns["signals"] = _spread(["; ".join(s.describe() for s in signals) for signals in found], readable, n)
+            for field in ("respond_within_hours", "decide_within_days"):
+                columns[field] = _spread([deadlines[label].get(field) for label in final[rules.target]], readable, n)
+        review = [[*why, *([g] if g else []), *lows] for why, g, lows in zip(reasons, gated, low)]
+        columns["needs_review"] = [bool(why) for why in review]
+        columns["review_reason"] = ["; ".join(why) for why in review]
+        return columns
+
+    def _columns_of(self, predictions: list[Prediction]) -> dict[str, list]:
+        """:meth:`label_columns` made from predictions, one by one (for models with a multi-label target)."""
+        with_names = getattr(self, "taxonomy", None) is not None
+        fields = []
+        for name in self.targets_:
+            fields += [name, *([f"{name}_name"] if with_names else []), f"{name}_probability", f"{name}_confidence"]
+        fields += [*self.extra_fields, "needs_review", "review_reason"]
+        columns: dict[str, list] = {field: [] for field in fields}
+        for prediction in predictions:
+            row = prediction_fields(prediction, with_names)
+            for field in fields:
+                columns[field].append(row.get(field))
+        return columns
 
     def _target_predictions(self, name: str, proba: np.ndarray) -> list[TargetPrediction]:
         """One target's predictions for a batch of probability rows (ranked array-wise, a few rows in Python)."""
@@ -1022,40 +1208,6 @@ class ComplaintClassifier:
                 labels=tuple(classes[j] for j in labels),
             ))
         return out
-
-    def _apply_signals(self, prediction: TargetPrediction, rules: EscalationRules, signals, probas, k: int,
-                       taxonomy) -> tuple[TargetPrediction, str | None]:
-        """Gate and floor the rules' target by the escalation signals.
-
-        Above ``rules.model_alone_max`` the model's label needs a signal of that
-        level or a probability of at least ``rules.model_alone_min_probability``;
-        otherwise it is capped (and a review reason returned). Then the label is
-        raised to the floor the signals set; it is never lowered below it.
-        """
-        floor = rules.floor(list(signals))
-        label, why = prediction.label, None
-        cap = rules.model_alone_max
-        if (cap is not None and rules.rank(label) > rules.rank(cap)
-                and rules.rank(floor) < rules.rank(label)
-                and prediction.probability < rules.model_alone_min_probability):
-            why = f"{rules.target}: model suggested {label} without an escalation signal"
-            label = cap if rules.rank(cap) >= rules.rank(floor) else floor
-        raised = floor is not None and rules.rank(floor) > rules.rank(label)
-        if raised:
-            label = floor
-        if label == prediction.label:
-            return prediction, why
-        model = self.targets_[rules.target]
-        index = int(np.searchsorted(model.classes_, label))
-        known = index < len(model.classes_) and model.classes_[index] == label
-        return TargetPrediction(
-            label=label,
-            probability=float(probas[rules.target][k][index]) if known else 0.0,
-            confidence="medium" if prediction.confidence == "low" else prediction.confidence,
-            alternatives=prediction.alternatives,
-            name=taxonomy.name_of(rules.target, label) if taxonomy is not None else None,
-            raised_by_signals=raised,
-        ), why
 
     def predict_one(self, text: str) -> Prediction:
         """Label one complaint."""
