@@ -991,32 +991,36 @@ class ComplaintClassifier:
         raised to the floor the signals set; it is never lowered below it.
         """
         classes = self.targets_[rules.target].classes_
-        best = np.argmax(proba, axis=1)
-        probability = proba[np.arange(len(proba)), best]
-        label_rank = np.array([rules.rank(str(c)) for c in classes], dtype=np.int64)[best]
-        floor_rank = np.fromiter((max(map(rules.rank, (s.level for s in signals)), default=-1) for signals in found),
-                                 dtype=np.int64, count=len(found))
-        gated = np.zeros(len(proba), dtype=bool)
-        rank = label_rank
-        if rules.model_alone_max is not None:
-            cap = rules.rank(rules.model_alone_max)
-            gated = ((label_rank > cap) & (floor_rank < label_rank)
-                     & (probability < rules.model_alone_min_probability))
-            rank = np.where(gated, np.maximum(cap, floor_rank), label_rank)  # the cap, or the floor above it
-        raised = floor_rank > rank
-        rank = np.where(raised, floor_rank, rank)
-        changed = gated | raised
-        labels = [str(c) for c in classes[best]]
-        probabilities = probability.tolist()
-        reasons: list[str | None] = [None] * len(proba)
-        for k in np.flatnonzero(changed).tolist():
-            if gated[k]:
+        if len(proba) <= _FEW_ROWS:  # a complaint at an intake desk: array set-up would cost more than the rows
+            rows = proba.tolist()
+            best = [max(range(len(row)), key=row.__getitem__) for row in rows]  # the first of equal maxima
+            probabilities = [row[j] for row, j in zip(rows, best)]
+        else:
+            best = np.argmax(proba, axis=1).tolist()
+            probabilities = proba[np.arange(len(proba)), best].tolist()
+        class_rank = [rules.rank(str(c)) for c in classes]
+        labels = [str(classes[j]) for j in best]
+        cap = rules.rank(rules.model_alone_max) if rules.model_alone_max is not None else None
+        n = len(proba)
+        changed, raised, reasons = [False] * n, [False] * n, [None] * n
+        for k, signals in enumerate(found):
+            label_rank = class_rank[best[k]]
+            floor_rank = max(map(rules.rank, (s.level for s in signals)), default=-1)
+            rank = label_rank
+            if (cap is not None and label_rank > cap and floor_rank < label_rank
+                    and probabilities[k] < rules.model_alone_min_probability):
                 reasons[k] = f"{rules.target}: model suggested {labels[k]} without an escalation signal"
-            labels[k] = rules.levels[rank[k]]
-            index = int(np.searchsorted(classes, labels[k]))
-            known = index < len(classes) and classes[index] == labels[k]
-            probabilities[k] = float(proba[k, index]) if known else 0.0
-        return _SignalDecisions(changed.tolist(), labels, probabilities, raised.tolist(), reasons)
+                rank = max(cap, floor_rank)  # the cap, or the floor above it
+            if floor_rank > rank:
+                raised[k] = True
+                rank = floor_rank
+            if rank != label_rank:
+                changed[k] = True
+                labels[k] = rules.levels[rank]
+                index = int(np.searchsorted(classes, labels[k]))
+                known = index < len(classes) and classes[index] == labels[k]
+                probabilities[k] = float(proba[k, index]) if known else 0.0
+        return _SignalDecisions(changed, labels, probabilities, raised, reasons)
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
         """Label a batch: a list of texts in, a list of :class:`Prediction` out (same order).
@@ -1111,7 +1115,7 @@ class ComplaintClassifier:
             probability = top.tolist()
             confidence = _levels(top, model.thresholds_["high"], model.thresholds_["medium"])
             if decisions is not None and name == rules.target:
-                for k in np.flatnonzero(decisions.changed).tolist():
+                for k in (k for k, changed in enumerate(decisions.changed) if changed):
                     labels[k], probability[k] = decisions.labels[k], decisions.probabilities[k]
                     names[k] = taxonomy.name_of(name, labels[k]) if taxonomy is not None else None
                     confidence[k] = "medium" if confidence[k] == "low" else confidence[k]
