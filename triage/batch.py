@@ -109,12 +109,16 @@ class _Counts:
         self.bad_rows = saved.get("bad_rows", 0)
         self.labels = {t: collections.Counter(saved.get("distribution", {}).get(t, {})) for t in targets}
 
-    def add(self, values: tuple) -> None:
-        self.needs_review += bool(values[self.review_at])
-        labels = [values[i] for i in self.label_at.values()]
-        self.bad_rows += all(v is None for v in labels)
-        for target, label in zip(self.label_at, labels):
-            self.labels[target][label if label is not None else "(none)"] += 1
+    def add(self, values: list[tuple]) -> None:
+        """Count a batch of rows' label values."""
+        self.needs_review += sum(1 for v in values if v[self.review_at])
+        columns = {target: [v[i] for v in values] for target, i in self.label_at.items()}
+        self.bad_rows += sum(1 for labels in zip(*columns.values()) if all(label is None for label in labels))
+        for target, column in columns.items():
+            counter = self.labels[target]
+            counter.update(column)
+            if None in counter:
+                counter["(none)"] += counter.pop(None)
 
     def to_dict(self) -> dict[str, Any]:
         return {"needs_review": self.needs_review, "bad_rows": self.bad_rows,
@@ -201,15 +205,14 @@ def label_file(
         writer = open_writer(partial, columns, fmt=spool_format, excel_bom=excel_bom, append=saved is not None)
         try:
             with labeller:
+                plain = table.format in ("csv", "tsv") and writer.format in ("csv", "tsv")  # strings in, strings out
                 for chunk, values in labeller.label_stream(table.chunks(chunk_size), lambda row: row.get(text_column)):
-                    fields = labeller.fields
-                    out_rows = []
-                    for row, v in zip(chunk, values):
-                        out = dict(row)
-                        out.update(zip(fields, v))
-                        out_rows.append(out)
-                        counts.add(v)
-                    writer.write(out_rows)
+                    if plain:  # a CSV row's values come in column order
+                        writer.write_values([[*row.values(), *v] for row, v in zip(chunk, values)])
+                    else:
+                        fields = labeller.fields
+                        writer.write([{**row, **dict(zip(fields, v))} for row, v in zip(chunk, values)])
+                    counts.add(values)
                     done += len(chunk)
                     checkpoint.save({**identity, "rows_done": done, "bytes": writer.sync(),
                                      "columns": columns, "counts": counts.to_dict()})

@@ -343,6 +343,16 @@ class TableWriter:
         else:
             self._csv.writerows([_cell(row.get(c)) for c in self.columns] for row in rows)
 
+    def write_values(self, rows: list[list]) -> None:
+        """Write rows given as lists of values in column order (CSV and TSV; None is written empty).
+
+        Faster than :meth:`write` where the values are strings, numbers, booleans or None, as a labelling job's
+        are when it reads CSV: no dictionary per row and no check per cell.
+        """
+        if self.format not in ("csv", "tsv"):
+            raise ValueError(f"write_values writes CSV or TSV, not {self.format}; use write().")
+        self._csv.writerows(rows)
+
     def flush(self) -> None:
         """Push written rows to the operating system (not meaningful for XLSX, written at close)."""
         if self._file is not None:
