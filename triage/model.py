@@ -969,7 +969,8 @@ class ComplaintClassifier:
         prepared, _ = self._prepare(check_text_list(texts))
         return self._probabilities(prepared)
 
-    def _decide(self, texts: list) -> tuple[list[tuple[str, ...]], list[int], dict[str, np.ndarray], list, Any]:
+    def _decide(self, texts: list) -> tuple[list[tuple[str, ...]], list[int], dict[str, np.ndarray], list,
+                                             _SignalDecisions | None]:
         """What every output of a batch is made from: the review reasons of each text, the readable texts,
         every target's probabilities and the signals of each readable text, and the signals' decisions."""
         prepared, reasons = self._prepare(texts)
@@ -1082,7 +1083,7 @@ class ComplaintClassifier:
     def label_columns(self, texts: Sequence[str]) -> dict[str, list]:
         """The label columns of a batch, ``{field: [value per text]}``, made without a :class:`Prediction` per text.
 
-        The same values as :func:`triage.labeller.prediction_row` gives for
+        The same values as :func:`prediction_fields` gives for
         :meth:`predict`'s predictions (fields ``<target>``, ``<target>_name``
         with a taxonomy, ``<target>_probability`` rounded to 4 places and
         ``<target>_confidence``, both None without a label, then the signals and
