@@ -86,12 +86,9 @@ def _label_in_worker(texts: list) -> list[tuple]:
 
 
 def _values(model, texts: list, names, with_names, fields) -> list[tuple]:
-    """One tuple of label values (in ``fields`` order) per text."""
-    if hasattr(model, "label_columns"):
-        columns = model.label_columns(texts)
-        return list(zip(*(columns[key] if key in columns else [None] * len(texts) for key in names)))
-    rows = (prediction_row(p, names, with_names) for p in model.predict(texts))
-    return [tuple(row.get(f) for f in fields) for row in rows]
+    """One tuple of label values (in ``fields`` order, the order of ``names``) per text."""
+    columns = model.label_columns(texts)
+    return list(zip(*(columns[key] for key in names)))
 
 
 class Labeller:

@@ -133,6 +133,7 @@ class _TieCheck:
     """
 
     def __init__(self, pattern: str):
+        self.pattern = pattern
         self.full = re.compile(pattern).search
         found = re.search(r"\(\?P<r>(.*)\)\(\?P=r\)\(\?P=r\)$", pattern)
         alternatives = found.group(1).split("|") if found else []
@@ -160,7 +161,7 @@ class _TieCheck:
         without any of these places need no :meth:`__call__`.
         """
         if self.quick is None:
-            return sorted({m.start() for m in re.finditer(f"(?=(?:{self.full.__self__.pattern}))", text)})
+            return sorted({m.start() for m in re.finditer(f"(?=(?:{self.pattern}))", text)})
         places = [m.start() for m in self.quick_starts.finditer(text)]
         if self.single is not None:
             places += [m.start() for m in self.single.finditer(text)]
