@@ -55,3 +55,16 @@ def test_small_batches_score_without_scipy_as_large_batches_do():
     batch = compiled.scores(texts, weights)  # sparse product
     one_by_one = np.vstack([compiled.scores([t], weights) for t in texts])  # numpy alone
     assert len(texts) > 32 and np.allclose(batch, one_by_one, rtol=0, atol=1e-12)
+
+
+def test_the_hash_table_finds_every_key_and_no_other():
+    from triage.features import _SortedLookup
+
+    rng = np.random.default_rng(7)
+    keys = rng.choice(2**62, size=20_000, replace=False).astype(np.uint64)
+    lookup = _SortedLookup(keys[:10_000], np.arange(10_000))
+    _, unsure = lookup._table().probe(keys)
+    assert 0 < unsure.sum() < len(keys) // 10  # a few keys need the binary search; most are settled by probes
+    found = lookup.find(keys)
+    assert found[:10_000].tolist() == list(range(10_000))  # every key of the table, with its value
+    assert (found[10_000:] == -1).all()  # and none of the others

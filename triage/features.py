@@ -74,6 +74,7 @@ _WHITE_SPACES = re.compile(r"\s\s+")
 _BITS = 21  # every code point fits in 21 bits, so three of them pack into one uint64
 _EMPTY = np.uint64(2**64 - 1)  # a free slot of a _HashTable (no n-gram key reaches it)
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: multiply, keep the top bits
+_WORD_PAIR = np.uint64(1 << 63)  # marks word-pair keys (character keys, three 21-bit fields, stay below it)
 
 
 def _pack(codes: np.ndarray, n: int) -> np.ndarray:
@@ -89,43 +90,64 @@ def _codes(text: str) -> np.ndarray:
 
 
 class _HashTable:
-    """uint64 key → value, each key in its home slot if no earlier key took it; probed with array operations.
+    """uint64 key → value in an open-addressing table probed with array operations: each key in its home slot or
+    the slot after it, if free when the table was built; the few keys left over are found by binary search.
 
     A quarter full or less, so that most keys are settled by one gather (found
-    there, or the slot is free and the key absent) instead of the twenty steps
-    of a binary search in a large array; the rest are left for that search.
+    there, or the slot is free and the key absent) and most others by a second
+    one, instead of the twenty steps of a binary search in a large array.
 
     >>> table = _HashTable(np.array([7, 42, 2**40], dtype=np.uint64), np.array([0, 1, 2]))
-    >>> values, unsure = table.first_probe(np.array([42, 5, 2**40, 7], dtype=np.uint64))
+    >>> values, unsure = table.probe(np.array([42, 5, 2**40, 7], dtype=np.uint64))
     >>> values[~unsure].tolist()
     [1, -1, 2, 0]
     """
 
     def __init__(self, keys: np.ndarray, values: np.ndarray):
-        keys = np.asarray(keys, dtype=np.uint64)
+        keys, values = np.asarray(keys, dtype=np.uint64), np.asarray(values)
         bits = max(4, (4 * len(keys) - 1).bit_length())
-        self.shift = np.uint64(64 - bits)
+        self.shift, self.last = np.uint64(64 - bits), (1 << bits) - 1
         self.slots = np.full(1 << bits, _EMPTY, dtype=np.uint64)
         self.values = np.full(1 << bits, -1, dtype=np.int32)
-        taken, first = np.unique(self._home(keys), return_index=True)  # the first key wanting a slot gets it
-        self.slots[taken], self.values[taken] = keys[first], np.asarray(values)[first]
+        home = self._home(keys)
+        left = np.ones(len(keys), dtype=bool)
+        for step in (0, 1):  # the first key wanting a free slot gets it; the others try the next slot, once
+            wanted = (home + step) & self.last
+            free = np.flatnonzero(left & (self.slots[wanted] == _EMPTY))
+            taken, first = np.unique(wanted[free], return_index=True)
+            self.slots[taken], self.values[taken] = keys[free[first]], values[free[first]]
+            left[free[first]] = False
 
     def _home(self, keys: np.ndarray) -> np.ndarray:
         return ((keys * _GOLDEN) >> self.shift).astype(np.int64)
 
-    def first_probe(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Each key's value where its home slot settles it (found, or free: -1), and which keys it leaves unsure."""
+    def probe(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each key's value where the table settles it (found, or absent: -1), and which keys it leaves unsure.
+
+        A key is absent when its home slot is free, or holds another key while
+        the next slot is free: had it been in the table, it would be there.
+        """
         slot = self._home(keys)
         seen = self.slots[slot]
         hit = seen == keys
-        return np.where(hit, self.values[slot], -1), ~hit & (seen != _EMPTY)
+        out = np.where(hit, self.values[slot], -1)
+        unsure = np.flatnonzero(~hit & (seen != _EMPTY))
+        if len(unsure):
+            slot = (slot[unsure] + 1) & self.last
+            seen = self.slots[slot]
+            hit = seen == keys[unsure]
+            out[unsure[hit]] = self.values[slot[hit]]
+            unsure = unsure[~hit & (seen != _EMPTY)]
+        left = np.zeros(len(keys), dtype=bool)
+        left[unsure] = True
+        return out, left
 
 
 class _SortedLookup:
     """Vocabulary lookup over integer keys: ``find(keys)`` gives the feature index or -1, vectorised.
 
     Kept as sorted arrays (what a saved model holds); a hash table that
-    settles most keys with one gather is built from them on first use.
+    settles most keys with one or two gathers is built from them on first use.
     """
 
     def __init__(self, keys, features):
@@ -134,10 +156,10 @@ class _SortedLookup:
         self.keys, self.features = keys[order], features[order]
 
     def find(self, keys: np.ndarray) -> np.ndarray:
-        """Hash table first; the keys whose home slot holds another key go to binary search."""
+        """Hash table first; the keys it leaves unsure go to binary search."""
         if len(self.keys) == 0 or len(keys) == 0:
             return np.full(len(keys), -1, dtype=np.int64)
-        out, unsure = self._table().first_probe(keys)
+        out, unsure = self._table().probe(keys)
         if unsure.any():
             out[unsure] = self._search(keys[unsure])
         return out
@@ -158,7 +180,11 @@ class _SortedLookup:
 
 
 class _CharPart:
-    """Character n-grams of a fitted char ``TfidfVectorizer`` (stored per n-gram length)."""
+    """Character n-grams of a fitted char ``TfidfVectorizer`` (stored per n-gram length).
+
+    Every n-gram is keyed on its code points plus one, packed into an
+    integer, so that keys of different lengths cannot collide.
+    """
 
     def __init__(self, vocabulary: dict[str, int], ngram_range: tuple[int, int]):
         if ngram_range[1] > 3:
@@ -177,21 +203,34 @@ class _CharPart:
                 keys = (keys << np.uint64(_BITS)) | codes[:, k]
             self.lookups[n] = _SortedLookup(keys, features)
 
-    def features(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """(row, feature) of every in-vocabulary n-gram occurrence in ``texts``.
+    def vocabulary_keys(self) -> tuple[np.ndarray, np.ndarray]:
+        """(key, feature) of every n-gram of the vocabulary, keyed as :meth:`keys` keys a text's."""
+        keys, features = [], []
+        low = np.uint64((1 << _BITS) - 1)
+        for n, by_length in self.lookups.items():
+            parts = [(by_length.keys >> np.uint64(_BITS * (n - 1 - k))) & low for k in range(n)]
+            keys.append(_pack(np.stack(parts, axis=1).ravel() + np.uint64(1), n)[::n])
+            features.append(by_length.features)
+        if not keys:
+            return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
+        return np.concatenate(keys), np.concatenate(features)
 
-        The n-grams of every length are looked up at once, keyed on code
-        points plus one (so that keys of different lengths cannot collide).
-        """
+    def keys(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray | None]:
+        """The key of every n-gram in ``texts`` (of the vocabulary's lengths), and the text each is in
+        (None for one text)."""
         texts = [_WHITE_SPACES.sub(" ", t) if _WHITE_SPACES.search(t) else t for t in texts]
         codes = _codes("".join(texts)) + np.uint64(1)
-        bounds = np.cumsum(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)))
-        keys, starts = [], []
+        one = len(texts) == 1
+        if not one:
+            lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+            bounds = np.cumsum(lengths)
+            text_of = np.repeat(np.arange(len(texts)), lengths)  # the text of every character
+        keys, rows = [], []
         for n in range(self.ngram_range[0], self.ngram_range[1] + 1):
             if n not in self.lookups or len(codes) < n:
                 continue
             grams = _pack(codes, n)
-            if len(texts) == 1:
+            if one:
                 keys.append(grams)
                 continue
             inside = np.ones(len(grams), dtype=bool)  # n-grams that end in the text they begin in
@@ -199,32 +238,10 @@ class _CharPart:
                 ends = bounds[(bounds >= k) & (bounds - k < len(grams))]
                 inside[ends - k] = False
             keys.append(grams[inside])
-            starts.append(np.flatnonzero(inside))
+            rows.append(text_of[: len(grams)][inside])
         if not keys:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-        found = self._lookup().find(np.concatenate(keys))
-        keep = found >= 0
-        if len(texts) == 1:
-            return np.zeros(int(keep.sum()), dtype=np.int64), found[keep]
-        return np.searchsorted(bounds, np.concatenate(starts)[keep], side="right"), found[keep]
-
-    def _lookup(self) -> _SortedLookup:
-        """Every length's vocabulary in one lookup, keyed on code points plus one (built on first use)."""
-        lookup = self.__dict__.get("_lookup_")
-        if lookup is None:
-            keys, features = [], []
-            low = np.uint64((1 << _BITS) - 1)
-            for n, by_length in self.lookups.items():
-                parts = [(by_length.keys >> np.uint64(_BITS * (n - 1 - k))) & low for k in range(n)]
-                keys.append(_pack(np.stack(parts, axis=1).ravel() + np.uint64(1), n)[::n])
-                features.append(by_length.features)
-            lookup = self._lookup_ = _SortedLookup(np.concatenate(keys), np.concatenate(features))
-        return lookup
-
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state.pop("_lookup_", None)
-        return state
+            return np.zeros(0, dtype=np.uint64), None if one else np.zeros(0, dtype=np.int64)
+        return np.concatenate(keys), None if one else np.concatenate(rows)
 
 
 class _WordPart:
@@ -250,6 +267,10 @@ class _WordPart:
         self.width = width
         self.bigrams = _SortedLookup([np.uint64(a) * width + np.uint64(b) for a, b, _ in pairs],
                                      [index for _, _, index in pairs])
+
+    def vocabulary_keys(self) -> tuple[np.ndarray, np.ndarray]:
+        """(key, feature) of every word pair of the vocabulary, keyed as :meth:`keys` keys a text's."""
+        return self.bigrams.keys | _WORD_PAIR, self.bigrams.features
 
     def _token_ids(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray | None]:
         """Every kept token's id, text after text, and the text each belongs to (None for one text).
@@ -290,27 +311,31 @@ class _WordPart:
         state.pop("_batch_ids_", None)
         return state
 
-    def features(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """(row, feature) of every in-vocabulary word n-gram occurrence in ``texts``."""
+    def features_and_keys(self, texts: list[str]) -> tuple[np.ndarray | None, np.ndarray, np.ndarray,
+                                                           np.ndarray | None]:
+        """The single words of ``texts`` in the vocabulary, (text, feature), and the key of every word pair
+        (text, key); the texts are None for one text."""
         ids, row_of = self._token_ids(texts)
-        where, features = [], []  # token positions (a pair: its first token's) and the features found there
         low, high = self.ngram_range
+        rows = keys = pair_rows = None
+        features = np.zeros(0, dtype=np.int64)
         if low <= 1 <= high:
             found = self.unigram[ids]
-            where.append(np.flatnonzero(found >= 0))
-            features.append(found[where[-1]])
+            where = np.flatnonzero(found >= 0)
+            features = found[where]
+            rows = None if row_of is None else row_of[where]
         if low <= 2 <= high and len(ids) > 1:
-            found = self.bigrams.find(ids[:-1].astype(np.uint64) * self.width + ids[1:].astype(np.uint64))
-            keep = found >= 0
+            keys = ids[:-1].astype(np.uint64) * self.width + ids[1:].astype(np.uint64)
             if row_of is not None:
-                keep &= row_of[1:] == row_of[:-1]  # both words in the same text
-            where.append(np.flatnonzero(keep))
-            features.append(found[where[-1]])
-        if not where:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-        features = np.concatenate(features)
-        rows = np.zeros(len(features), dtype=np.int64) if row_of is None else row_of[np.concatenate(where)]
-        return rows, features
+                same = row_of[1:] == row_of[:-1]  # both words in the same text
+                keys, pair_rows = keys[same], row_of[1:][same]
+            keys |= _WORD_PAIR
+        if keys is None:
+            keys = np.zeros(0, dtype=np.uint64)
+            pair_rows = None if row_of is None else np.zeros(0, dtype=np.int64)
+        if rows is None and row_of is not None:
+            rows = np.zeros(0, dtype=np.int64)
+        return rows, features, keys, pair_rows
 
 
 class CompiledVectorizer:
@@ -318,9 +343,10 @@ class CompiledVectorizer:
 
     It reads the fitted vocabularies and IDF weights and reproduces
     ``TfidfVectorizer`` (n-grams, sublinear TF, IDF, per-part L2 norm, parts
-    side by side) with array operations: character n-grams are packed into
-    integers and looked up in sorted arrays, words are mapped to ids once, so
-    the only per-token Python work left is one dictionary lookup per word.
+    side by side) with array operations: character n-grams and word pairs are
+    packed into integers and looked up in one hash table, words are mapped to
+    ids once, so the only per-token Python work left is one dictionary lookup
+    per word.
     """
 
     def __init__(self, vectorizer: FeatureUnion):
@@ -349,13 +375,48 @@ class CompiledVectorizer:
             })
             offset += len(part.vocabulary_)
         self.n_features = offset
+        kinds = [type(part["grams"]) for part in self.parts]
+        if kinds.count(_CharPart) > 1 or kinds.count(_WordPart) > 1:
+            raise ValueError("CompiledVectorizer supports one word part and one character part")
+
+    def _lookup(self) -> _SortedLookup:
+        """Every part's n-gram keys in one lookup, each mapped to its column (built on first use)."""
+        lookup = self.__dict__.get("_lookup_")
+        if lookup is None:
+            keys, columns = [], []
+            for part in self.parts:
+                part_keys, features = part["grams"].vocabulary_keys()
+                keys.append(part_keys)
+                columns.append(features + part["offset"])
+            lookup = self._lookup_ = _SortedLookup(np.concatenate(keys), np.concatenate(columns))
+        return lookup
 
     def _occurrences(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """(row, column) of every in-vocabulary n-gram occurrence, all parts side by side."""
-        found = [part["grams"].features(texts) for part in self.parts]
-        rows = np.concatenate([r for r, _ in found])
-        cols = np.concatenate([f + part["offset"] for part, (_, f) in zip(self.parts, found)])
-        return rows, cols
+        """(row, column) of every in-vocabulary n-gram occurrence, all parts side by side.
+
+        Single words are read from an array; character n-grams and word pairs
+        are looked up together, in one pass over one table.
+        """
+        one = len(texts) == 1
+        rows, cols, keys, key_rows = [], [], [], []
+        for part in self.parts:
+            grams = part["grams"]
+            if isinstance(grams, _WordPart):
+                word_rows, features, pair_keys, pair_rows = grams.features_and_keys(texts)
+                rows.append(word_rows)
+                cols.append(features + part["offset"])
+                keys.append(pair_keys)
+                key_rows.append(pair_rows)
+            else:
+                char_keys, char_rows = grams.keys(texts)
+                keys.append(char_keys)
+                key_rows.append(char_rows)
+        found = self._lookup().find(np.concatenate(keys))
+        kept = np.flatnonzero(found >= 0)
+        cols = np.concatenate([*cols, found[kept]])
+        if one:
+            return np.zeros(len(cols), dtype=np.int64), cols
+        return np.concatenate([*rows, np.concatenate(key_rows)[kept]]), cols
 
     @staticmethod
     def _tf_idf(part: dict, counts: np.ndarray, cols: np.ndarray) -> np.ndarray:
@@ -388,15 +449,25 @@ class CompiledVectorizer:
         return values
 
     def _matrix(self, texts: list[str], dtype):
+        """The TF-IDF matrix of ``texts`` in CSC form (column by column), built without sorting.
+
+        Every column's occurrences arrive in ascending row order (each column
+        belongs to one block of :meth:`_occurrences`: single words, word pairs
+        or the character n-grams of one length, and every block runs text after
+        text), so scipy's counting sort by column leaves each column's rows
+        sorted and repeated (row, column) entries side by side: summing them
+        counts the n-grams. A product with this matrix adds, for every row, the
+        same terms in the same (column) order as one with the CSR form.
+        """
         from scipy.sparse import csr_matrix
 
         rows, cols = self._occurrences(texts)
-        # counting n-gram occurrences: scipy sums duplicate (row, column) entries while building rows
-        X = csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(texts), self.n_features))
-        X.sum_duplicates()
-        nnz_rows = np.repeat(np.arange(len(texts)), np.diff(X.indptr))
-        X.data = self._weigh(nnz_rows, X.indices, X.data, len(texts)).astype(dtype)
-        return X
+        by_column = csr_matrix((np.ones(len(rows)), (cols, rows)), shape=(self.n_features, len(texts)))
+        by_column.has_sorted_indices = True  # as argued above: summing duplicates needs no sort
+        by_column.sum_duplicates()
+        nnz_cols = np.repeat(np.arange(self.n_features), np.diff(by_column.indptr))
+        by_column.data = self._weigh(by_column.indices, nnz_cols, by_column.data, len(texts)).astype(dtype)
+        return by_column.T
 
     def _float64(self, weights: np.ndarray) -> np.ndarray:
         """``weights`` in float64 for the sparse product, converted once per weight matrix (not per batch)."""
@@ -411,10 +482,9 @@ class CompiledVectorizer:
         """Build the lookup tables now rather than on the first texts, e.g. before forking worker processes,
         which then share them instead of each building its own copy. (The float64 weights of large batches stay
         lazy: a process that only ever scores small batches never needs them.)"""
+        self._lookup()._table()
         for part in self.parts:
             grams = part["grams"]
-            lookup = grams._lookup() if isinstance(grams, _CharPart) else grams.bigrams
-            lookup._table()
             segmenter = getattr(getattr(grams, "tokenizer", None), "__self__", None)
             if isinstance(segmenter, Segmenter):
                 grams._batch_ids(segmenter)
@@ -422,11 +492,12 @@ class CompiledVectorizer:
     def __getstate__(self):
         state = self.__dict__.copy()
         state.pop("_float64_", None)
+        state.pop("_lookup_", None)
         return state
 
     def transform(self, texts: list[str]):
         """A CSR matrix (float32) equal to the fitted vectoriser's ``transform(texts)``."""
-        return self._matrix(texts, np.float32)
+        return self._matrix(texts, np.float32).tocsr()
 
     def scores(self, texts: list[str], weights: np.ndarray, small: int = 32) -> np.ndarray:
         """``transform(texts) @ weights``, computed in float64.
