@@ -109,14 +109,17 @@ class _HashTable:
         self.shift, self.last = np.uint64(64 - bits), (1 << bits) - 1
         self.slots = np.full(1 << bits, _EMPTY, dtype=np.uint64)
         self.values = np.full(1 << bits, -1, dtype=np.int32)
-        home = self._home(keys)
-        left = np.ones(len(keys), dtype=bool)
+        home = keys * _GOLDEN  # as _home computes it, in place and in 32 bits: the model's tables are built once,
+        home >>= self.shift  # in every process, and their building is what a loaded model's memory peaks at
+        home = home.astype(np.int32)
+        left = np.arange(len(keys), dtype=np.int32)  # the keys not placed yet
         for step in (0, 1):  # the first key wanting a free slot gets it; the others try the next slot, once
-            wanted = (home + step) & self.last
-            free = np.flatnonzero(left & (self.slots[wanted] == _EMPTY))
+            wanted = (home[left] + step) & self.last
+            free = self.slots[wanted] == _EMPTY
             taken, first = np.unique(wanted[free], return_index=True)
-            self.slots[taken], self.values[taken] = keys[free[first]], values[free[first]]
-            left[free[first]] = False
+            placed = left[free][first]
+            self.slots[taken], self.values[taken] = keys[placed], values[placed]
+            left = np.setdiff1d(left, placed, assume_unique=True)
 
     def _home(self, keys: np.ndarray) -> np.ndarray:
         return ((keys * _GOLDEN) >> self.shift).astype(np.int64)

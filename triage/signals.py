@@ -518,13 +518,14 @@ class EscalationRules:
         import numpy as np
 
         masks, base, single, first, pair_keys, pair_rows = self._key_arrays()
-        ends = np.cumsum(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)))
+        lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+        text_of = np.repeat(np.arange(len(texts)), lengths)  # the text of every character
         codes = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32)
         capped = np.minimum(codes, len(single) - 1)  # code points above every string's share the last slot
         hits = [single[capped]]
         places = [np.arange(len(codes))]
         starts = np.flatnonzero(first[capped[:-1]])  # where a two-character string may begin
-        starts = starts[np.isin(starts, ends - 1, invert=True)]  # not at a text's last character
+        starts = starts[text_of[starts] == text_of[starts + 1]]  # and ends in the same text
         if len(starts) and len(pair_keys):
             keys = codes[starts].astype(np.int64) << _CODE_BITS | codes[starts + 1]
             at = np.minimum(np.searchsorted(pair_keys, keys), len(pair_keys) - 1)
@@ -534,7 +535,7 @@ class EscalationRules:
         hits, places = np.concatenate(hits), np.concatenate(places)
         known = hits < len(masks) - 1
         present = np.zeros((len(texts), len(masks)), dtype=bool)  # which strings each text holds
-        present[np.searchsorted(ends, places[known], side="right"), hits[known]] = True
+        present[text_of[places[known]], hits[known]] = True
         rows, key_rows = np.nonzero(present)
         met = np.tile(base, (len(texts), 1))
         if len(rows):
