@@ -109,10 +109,11 @@ class _HashTable:
         self.shift, self.last = np.uint64(64 - bits), (1 << bits) - 1
         self.slots = np.full(1 << bits, _EMPTY, dtype=np.uint64)
         self.values = np.full(1 << bits, -1, dtype=np.int32)
-        home = keys * _GOLDEN  # as _home computes it, in place and in 32 bits: the model's tables are built once,
-        home >>= self.shift  # in every process, and their building is what a loaded model's memory peaks at
-        home = home.astype(np.int32)
-        left = np.arange(len(keys), dtype=np.int32)  # the keys not placed yet
+        index = np.int32 if bits < 31 else np.int64  # slot numbers in 32 bits where they fit: the model's tables
+        home = keys * _GOLDEN  # are built once in every process, and their building is what a loaded model's
+        home >>= self.shift  # memory peaks at (this is _home, in place)
+        home = home.astype(index)
+        left = np.arange(len(keys), dtype=index)  # the keys not placed yet
         for step in (0, 1):  # the first key wanting a free slot gets it; the others try the next slot, once
             wanted = (home[left] + step) & self.last
             free = self.slots[wanted] == _EMPTY
@@ -452,22 +453,22 @@ class CompiledVectorizer:
         return values
 
     def _matrix(self, texts: list[str], dtype):
-        """The TF-IDF matrix of ``texts`` in CSC form (column by column), built without sorting.
+        """The TF-IDF matrix of ``texts`` in CSC form (column by column), counted without a sort.
 
         Every column's occurrences arrive in ascending row order (each column
         belongs to one block of :meth:`_occurrences`: single words, word pairs
         or the character n-grams of one length, and every block runs text after
         text), so scipy's counting sort by column leaves each column's rows
-        sorted and repeated (row, column) entries side by side: summing them
-        counts the n-grams. A product with this matrix adds, for every row, the
-        same terms in the same (column) order as one with the CSR form.
+        sorted and repeated (row, column) entries side by side: scipy sums them
+        (counting the n-grams) after a linear check, where a matrix built row by
+        row needed its indices sorted first. A product with this matrix adds, for
+        every row, the same terms in the same (column) order as the CSR form.
         """
         from scipy.sparse import csr_matrix
 
         rows, cols = self._occurrences(texts)
         by_column = csr_matrix((np.ones(len(rows)), (cols, rows)), shape=(self.n_features, len(texts)))
-        by_column.has_sorted_indices = True  # as argued above: summing duplicates needs no sort
-        by_column.sum_duplicates()
+        by_column.sum_duplicates()  # done while building by recent scipy; not by 1.13.0
         nnz_cols = np.repeat(np.arange(self.n_features), np.diff(by_column.indptr))
         by_column.data = self._weigh(by_column.indices, nnz_cols, by_column.data, len(texts)).astype(dtype)
         return by_column.T
