@@ -238,3 +238,31 @@ def test_excess_over_principal_shortcut_skips_only_texts_without_such_an_excess(
         assert [m.span() for m in rules._excess_amounts(text, rule.principal)] == [m.span() for m in expected], text
         checked += bool(expected)
     assert checked >= 3
+
+
+def test_every_match_holds_a_string_of_each_of_its_patterns_conditions(rules):
+    """The index's conditions are necessary: a text a pattern matches contains one string of every condition set."""
+    texts = [Normalizer()(json.loads(line)["text"]) for line in
+             (corpora_dir() / "complaints.heldout.jsonl").read_text(encoding="utf-8").splitlines()]
+    texts += ["我们20多人", "二十多个借款人", "3个人", "十几位车主", "两户", "70岁老人被骗5万元", "联名投诉"]
+    checked = 0
+    for rule in rules.rules:
+        for pattern, conditions in zip(rule.patterns, rule.pattern_conditions):
+            for text in texts:
+                if pattern.search(text):
+                    checked += 1
+                    assert all(any(key in text for key in keys) for keys in conditions), (rule.id, pattern.pattern)
+    assert checked > 1000
+
+
+def test_conditions_found_by_an_earlier_version_are_found_again_on_load(rules):
+    import pickle
+
+    state = pickle.loads(pickle.dumps(rules)).__getstate__()  # a copy: the fixture's rules stay as they are
+    del state["_conditions_version"]  # pickled by a version that stopped at optional items
+    for rule in state["rules"]:
+        object.__setattr__(rule, "pattern_conditions", ())
+    old = EscalationRules.__new__(EscalationRules)
+    old.__setstate__(state)
+    assert [r.pattern_conditions for r in old.rules] == [r.pattern_conditions for r in EscalationRules.load().rules]
+    assert old.find("我们二十多个借款人一起投诉") == rules.find("我们二十多个借款人一起投诉")

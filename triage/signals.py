@@ -192,6 +192,9 @@ def _heads(items: list, width: int = 2, limit: int = 4096) -> set[str] | None:
             return out
         if op in (c.MAX_REPEAT, c.MIN_REPEAT) and arg[0] >= 1:
             return sequence(list(arg[2]) * min(arg[0], width))
+        if op in (c.MAX_REPEAT, c.MIN_REPEAT) and arg[1] >= 1:  # optional: its strings, or nothing ("")
+            strings = sequence(list(arg[2]))
+            return None if strings is None else strings | {""}
         return None
 
     def sequence(items) -> set[str] | None:
@@ -202,12 +205,13 @@ def _heads(items: list, width: int = 2, limit: int = 4096) -> set[str] | None:
             if all(len(h) >= width for h in heads):
                 break
             strings = item_strings(op, arg)
-            if strings is None or "" in strings:
-                return None if heads == {""} else heads  # what is known so far still begins every match
-            heads = {h for h in heads if len(h) >= width} | join({h for h in heads if len(h) < width}, strings)
+            if strings is None:
+                return None if "" in heads else heads  # what is known so far still begins every match
+            short = {h for h in heads if len(h) < width}  # an optional item ("" among its strings) may be skipped
+            heads = (heads - short) | join(short, strings - {""}) | (short if "" in strings else set())
             if len(heads) > limit:
                 return None
-        return None if heads == {""} else heads
+        return None if "" in heads else heads
 
     return sequence(items)
 
@@ -234,6 +238,8 @@ def _conditions(pattern: re.Pattern, most: int = 3) -> tuple[frozenset[str], ...
     [['0岁', '1岁', '2岁'], ['60', '61', '62'], ['岁']]
     >>> _conditions(re.compile(".{0,4}"))
     ()
+    >>> [sorted(c) for c in _conditions(re.compile("[12]+个?人"))]  # an optional item: taken or skipped
+    [['1个', '1人', '2个', '2人'], ['人'], ['个人', '人']]
     """
     if pattern.flags & re.IGNORECASE:
         return ()
@@ -250,6 +256,7 @@ def _conditions(pattern: re.Pattern, most: int = 3) -> tuple[frozenset[str], ...
 
 
 _SLOTS = 3  # conditions per pattern used by the index of EscalationRules
+_CONDITIONS_VERSION = 2  # of _conditions: 2 reads optional items ("a?b" needs "ab" or "b"); 1 stopped at them
 _CODE_BITS = 21  # every code point (plus one) fits in 21 bits: two characters pack into one integer key
 _FIRST = operator.itemgetter(0)
 _FEW_TEXTS = 8  # fewer texts than this are indexed one by one (array set-up would cost more)
@@ -284,6 +291,7 @@ class EscalationRules:
         if not self.rules:
             raise ConfigError(f"{source or 'rule table'} has no [[rule]] entries.")
         self._rank = {level: i for i, level in enumerate(self.levels)}
+        self._conditions_version = _CONDITIONS_VERSION
         self._index()
 
     def _index(self) -> None:
@@ -301,8 +309,6 @@ class EscalationRules:
         self._entries: list[tuple[int, _Rule, int]] = []  # (rule number, rule, pattern index)
         conditions: list[tuple[frozenset[str], ...]] = []
         for r, rule in enumerate(self.rules):
-            if len(rule.pattern_conditions) != len(rule.patterns):  # a rule table pickled before conditions existed
-                object.__setattr__(rule, "pattern_conditions", tuple(_conditions(p) for p in rule.patterns))
             for k, found in enumerate(rule.pattern_conditions):
                 self._entries.append((r, rule, k))
                 conditions.append(found)
@@ -376,6 +382,10 @@ class EscalationRules:
         self.__dict__.update(state)
         if "_leading_negation" not in state:  # a rule table pickled before leading negations were told apart
             self._leading_negation = re.compile(self._negation.pattern.removesuffix(_NEGATION_TAIL))
+        if state.get("_conditions_version") != _CONDITIONS_VERSION:  # conditions found by an earlier _conditions
+            for rule in self.rules:  # (or none): found again, once per load, until the model is saved again
+                object.__setattr__(rule, "pattern_conditions", tuple(_conditions(p) for p in rule.patterns))
+            self._conditions_version = _CONDITIONS_VERSION
         self._index()
 
     # -- matching --------------------------------------------------------------
