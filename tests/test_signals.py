@@ -203,6 +203,7 @@ def test_batch_index_finds_what_the_text_by_text_index_finds(rules):
     assert sum(map(bool, batch)) > 300
     assert rules.find_many(["盗", "刷"]) == [[], []]  # fewer texts than the batch threshold, one by one
     assert rules.find_many(["盗", "刷"] * 10) == [[]] * 20  # a batch: "盗刷" is never read across two texts
+    assert rules._candidates_many([]) == [] and rules.find_many([]) == []
     assert all(_clause_ends(t) == [m.start() for m in _CLAUSE_END.finditer(t)]
                for t in texts + ["年费  扣了", "好 ok 好", " 好", "好 ", "扣了 ,退"])
 

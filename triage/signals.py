@@ -527,6 +527,8 @@ class EscalationRules:
         """:meth:`_candidates` of every text, the index's strings found in all texts at once with array operations."""
         import numpy as np
 
+        if not texts:
+            return []
         masks, base, single, first, pair_keys, pair_rows = self._key_arrays()
         lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
         text_of = np.repeat(np.arange(len(texts)), lengths)  # the text of every character
