@@ -47,6 +47,15 @@ def test_label_columns_equal_the_predictions_fields(model):
     assert {"SEV3", "SEV4"} & set(columns["severity"])
 
 
+def test_a_lone_surrogate_is_read_as_a_replacement_character(model):
+    """A JSON export may escape half of an emoji ("\\ud83d"); json.loads lets it through and no segmenter can
+    encode it: the normaliser reads it as U+FFFD, in a batch and alone."""
+    texts = [json.loads('"\\ud83d信用卡年费没通知就扣了，要求退还"')] * 10
+    expected = model.predict_one(texts[0].replace("\ud83d", "\ufffd")).to_dict()
+    assert [p.to_dict() for p in model.predict(texts)] == [expected] * 10
+    assert model.predict_one(texts[0]).to_dict() == expected and expected["category"]["label"] == "CAT01"
+
+
 def test_a_label_job_with_bad_rows_on_the_default_model(model, tmp_path):
     """Empty, emoji-only and missing texts come back flagged, with empty signal and deadline cells."""
     src = tmp_path / "in.csv"

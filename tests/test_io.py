@@ -114,3 +114,17 @@ def test_chunks_stream_in_order(tmp_path):
     with open_table(path) as t:
         sizes = [len(c) for c in t.chunks(10)]
     assert sizes == [10, 10, 5]
+
+
+@pytest.mark.parametrize("out", ["out.csv", "out.jsonl", "out.xlsx"])
+def test_jsonl_with_half_an_emoji_escaped_is_read_and_written(tmp_path, out):
+    """json.loads lets a lone surrogate escape ("\\ud83d") through; it has no UTF-8 form, so it is read as U+FFFD
+    and the row can be written anywhere (a pair of escapes is one character and stays)."""
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"id": 1, "text": "\\ud83d\\ude00好\\uD83D", "tags": ["\\udc00"]}\n{"id": 2, "text": "ok"}\n',
+                   encoding="utf-8")
+    _, rows = read_rows(src)
+    assert rows[0] == {"id": 1, "text": "\U0001F600好\ufffd", "tags": ["\ufffd"]} and rows[1]["text"] == "ok"
+    with open_writer(tmp_path / out, ["id", "text"]) as writer:
+        writer.write(rows)
+    assert [r["text"] for r in read_rows(tmp_path / out)[1]] == ["\U0001F600好\ufffd", "ok"]

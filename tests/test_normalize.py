@@ -127,3 +127,34 @@ def test_fast_nfkc_equals_unicodedata_nfkc():
     assert sum(map(len, texts)) > 200_000
     for text in texts:
         assert nfkc(text) == unicodedata.normalize("NFKC", text), text
+
+
+def _corpus_texts():
+    return [json.loads(line)["text"] for line in
+            (corpora_dir() / "complaints.train.jsonl").read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.mark.parametrize("aliases", ["shipped", {"江汇银行": "某银行", "江汇": "某平台", "汇通": "某平台"},
+                                     {"江": "某", "江汇银行": "某银行"}, None])
+def test_batch_normalisation_equals_text_by_text(aliases):
+    """normalize_many runs the alias regex only where the array index finds a name's first two characters."""
+    from triage.normalize import read_aliases
+
+    if aliases == "shipped":
+        aliases = read_aliases(corpora_dir() / "institutions.tsv")
+    names = sorted(aliases or {"某": ""}, key=len)
+    texts = _corpus_texts()[:1500] + [
+        "".join(names), "和".join(names), names[-1] + names[-1], names[-1][:-1], names[-1][-1:] + names[-1],
+        "", " ", "Ｈｔｔｐｓ://Ｘ.ＣＮ", "\ud83d半个表情", "a\udc00b", names[-1] * 3 + "x" * 4000,
+    ]
+    normalizer = Normalizer(aliases=aliases)
+    expected = [normalizer.normalize(t) for t in texts]
+    for size in (1, 7, 8, 100, len(texts)):  # one by one, and batches with texts ending inside a name
+        got = [x for i in range(0, len(texts), size) for x in normalizer.normalize_many(texts[i:i + size])]
+        assert got == expected
+    assert normalizer.normalize("a\udc00b") == "a\ufffdb"  # a lone surrogate becomes U+FFFD: encodable again
+    assert pickle.loads(pickle.dumps(normalizer)).normalize_many(texts) == expected
+
+
+def test_url_check_is_case_blind():
+    assert mask_personal_data("访问HTTPS://EXAMPLE.COM/X和WwW.Example.cn") == "访问[网址]和[网址]"

@@ -20,6 +20,7 @@ import io
 import json
 import math
 import os
+import re
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -39,6 +40,9 @@ __all__ = [
 
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".xlsx": "xlsx"}
 _SAMPLE_BYTES = 1 << 20
+# JSON may escape half of a surrogate pair ("\\ud83d", an emoji cut in two): such a character has no UTF-8 form.
+_ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 csv.field_size_limit(1 << 30)
 
 
@@ -193,6 +197,8 @@ class TableReader:
                     raise InputError(f"{self.path}:{number}: not valid JSON ({e.msg}). Each line must be one JSON object.") from e
                 if not isinstance(obj, dict):
                     raise InputError(f"{self.path}:{number}: expected a JSON object per line, got {type(obj).__name__}.")
+                if _ESCAPED_SURROGATE.search(line):
+                    obj = _without_lone_surrogates(obj)
                 yield number, obj
         except UnicodeDecodeError as e:
             raise self._decode_error(e) from e
@@ -290,6 +296,22 @@ def read_rows(path: str | os.PathLike, **kwargs) -> tuple[list[str], list[dict]]
         if not rows:
             raise InputError(f"{str(path)!r} has a header but no rows.")
         return table.columns, rows
+
+
+def _without_lone_surrogates(value: Any) -> Any:
+    """``value`` with each lone surrogate in its strings replaced by U+FFFD, as a UTF-8 decoder replaces bytes it
+    cannot read: the half character cannot be written to any UTF-8 output (a pair, already one character, stays).
+
+    >>> _without_lone_surrogates({"text": "\\ud83d好", "n": 1, "tags": ["\\udc00"]})
+    {'text': '\ufffd好', 'n': 1, 'tags': ['\ufffd']}
+    """
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {_without_lone_surrogates(k): _without_lone_surrogates(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_lone_surrogates(v) for v in value]
+    return value
 
 
 # -- writing -------------------------------------------------------------------

@@ -893,29 +893,24 @@ class ComplaintClassifier:
     # -- predicting ------------------------------------------------------------
     def _prepare(self, texts: list) -> tuple[list[str], list[tuple[str, ...]]]:
         """Normalised texts and, per text, the reasons it needs review before any model runs."""
-        prepared, reasons = [], []
-        limit = self.normalizer_.max_chars
-        for raw in texts:
+        prepared, reasons = [""] * len(texts), [()] * len(texts)
+        readable, raws = [], []  # the texts to normalise: each str, and each number read as one
+        for i, raw in enumerate(texts):
             if is_missing(raw):
-                prepared.append("")
-                reasons.append(("missing or empty text",))
-                continue
-            if not isinstance(raw, str):
-                if isinstance(raw, (int, float, np.integer, np.floating)):
-                    raw = str(raw)
-                else:
-                    prepared.append("")
-                    reasons.append((f"not a text ({type(raw).__name__})",))
-                    continue
-            text = self.normalizer_(raw)
-            why: tuple[str, ...] = ()
+                reasons[i] = ("missing or empty text",)
+            elif isinstance(raw, (str, int, float, np.integer, np.floating)):
+                readable.append(i)
+                raws.append(raw if isinstance(raw, str) else str(raw))
+            else:
+                reasons[i] = (f"not a text ({type(raw).__name__})",)
+        limit = self.normalizer_.max_chars
+        for i, raw, text in zip(readable, raws, self.normalizer_.normalize_many(raws)):
             if not _READABLE.search(text):
-                why = ("no readable text (only symbols, emoji or whitespace)",)
-                text = ""
-            elif len(raw) > limit and len(text) >= limit:
-                why = (f"text truncated to {limit} characters",)
-            prepared.append(text)
-            reasons.append(why)
+                reasons[i] = ("no readable text (only symbols, emoji or whitespace)",)
+                continue
+            if len(raw) > limit and len(text) >= limit:
+                reasons[i] = (f"text truncated to {limit} characters",)
+            prepared[i] = text
         return prepared, reasons
 
     def _fast(self):
