@@ -39,9 +39,9 @@ __all__ = ["EscalationRules", "Signal", "parse_chinese_number", "DEFAULT_RULES"]
 DEFAULT_RULES = "escalation_rules.toml"
 # Clause ends: punctuation, and a space between Chinese words (real posts use spaces as commas).
 _CLAUSE_END = re.compile(r"[，。！？；,.!?;\n]|(?<=[\u4e00-\u9fff]) +(?=[\u4e00-\u9fff])")
-# The same ends found faster: punctuation, and every space (the spaces are then checked one by one).
-_CLAUSE_END_OR_SPACE = re.compile(r"[，。！？；,.!?;\n ]")
-_HAN = re.compile(r"[\u4e00-\u9fff]")
+# The same ends, found faster: a regex that begins with one character class lets the engine skip to the next
+# candidate; a space counts when a Chinese character is before it and, after its run of spaces, after it.
+_CLAUSE_END_FAST = re.compile(r"[，。！？；,.!?;\n ](?:(?<! )|(?<=[\u4e00-\u9fff] ) *(?=[\u4e00-\u9fff]))")
 # Around an amount: another number or a sentence end on the left, a clause end on the right, ends its context.
 _LEFT_OF_AMOUNT = re.compile(r"[0-9。！？!?]")
 _RIGHT_OF_AMOUNT = re.compile(r"[,;，；。！？!?]")
@@ -49,33 +49,24 @@ _DIGIT = re.compile(r"[0-9]")
 _GROUP_NUMBER = re.compile(r"[0-9一二两三四五六七八九十百几]+")
 _DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "几": 3}
 _UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10_000}
-_AMOUNT = re.compile(  # digits masked by an export ("136***") are read as zeros: a lower bound
-    r"(?<![0-9.*])([0-9]+\**(?:\.[0-9]+)?|[零〇一二两三四五六七八九十百千几]+)\s*(万|w)?\s*(多|余|几)?\s*(万)?\s*(元|块|rmb)?"
+_NUMERALS = "零〇一二两三四五六七八九十百千几"
+# An amount: digits (masked digits, "136***", read as zeros: a lower bound) or Chinese numerals, not preceded by
+# another digit, a point or a star, then its units. The first character is matched before the look-behind so that
+# the regex engine skips to the next digit or numeral instead of trying every place.
+_AMOUNT = re.compile(
+    rf"([0-9{_NUMERALS}](?<![0-9.*].)(?:(?<=[0-9])[0-9]*\**(?:\.[0-9]+)?|(?<=[{_NUMERALS}])[{_NUMERALS}]*))"
+    r"\s*(万|w)?\s*(多|余|几)?\s*(万)?\s*(元|块|rmb)?"
 )
 
 
 def _clause_ends(text: str) -> list[int]:
     """Where :data:`_CLAUSE_END` matches in ``text``, ascending.
 
-    >>> text = "年费 扣了三次，要求退还 ok 好吗"
-    >>> _clause_ends(text) == [m.start() for m in _CLAUSE_END.finditer(text)] == [2, 7]
+    >>> text = "年费 扣了三次，要求退还 ok 好吗  。 中"
+    >>> _clause_ends(text) == [m.start() for m in _CLAUSE_END.finditer(text)] == [2, 7, 20]
     True
     """
-    ends = []
-    han = _HAN.match
-    for m in _CLAUSE_END_OR_SPACE.finditer(text):
-        at = m.start()
-        if text[at] != " ":
-            ends.append(at)
-            continue
-        if at == 0 or text[at - 1] == " " or not han(text, at - 1):  # not the first space after a Chinese character
-            continue
-        after = at + 1
-        while after < len(text) and text[after] == " ":
-            after += 1
-        if han(text, after):
-            ends.append(at)
-    return ends
+    return [m.start() for m in _CLAUSE_END_FAST.finditer(text)]
 
 
 def _may_reach(threshold: float) -> re.Pattern:
@@ -91,7 +82,9 @@ def _may_reach(threshold: float) -> re.Pattern:
         return re.compile("")
     digits = len(str(int(threshold)))
     numerals = max(1, math.ceil((threshold - 9) / 9000))
-    return re.compile(f"万|w|[0-9][0-9*]{{{digits - 1}}}|[零〇一二两三四五六七八九十百千几]{{{numerals}}}")
+    # one character class first, so that the regex engine skips to the next place where a branch can start
+    return re.compile(f"[万w0-9{_NUMERALS}](?:(?<=[万w])|(?<=[0-9])[0-9*]{{{digits - 1}}}"
+                      f"|(?<=[{_NUMERALS}])[{_NUMERALS}]{{{numerals - 1}}})")
 
 
 def parse_chinese_number(text: str) -> float | None:
@@ -100,11 +93,12 @@ def parse_chinese_number(text: str) -> float | None:
     >>> [parse_chinese_number(t) for t in ("20", "二十", "十几", "几十", "一百二十", "两千", "x")]
     [20.0, 20.0, 13.0, 30.0, 120.0, 2000.0, None]
     """
-    try:
-        return float(text)
-    except ValueError:
-        pass
-    if not text or any(ch not in _DIGITS and ch not in _UNITS for ch in text):
+    if not text or text[0] not in _DIGITS and text[0] not in _UNITS:  # (float() reads no Chinese numeral)
+        try:
+            return float(text)
+        except ValueError:
+            return None
+    if any(ch not in _DIGITS and ch not in _UNITS for ch in text):
         return None
     total, current = 0, 0
     for ch in text:
@@ -260,6 +254,7 @@ _CONDITIONS_VERSION = 2  # of _conditions: 2 reads optional items ("a?b" needs "
 _CODE_BITS = 21  # every code point (plus one) fits in 21 bits: two characters pack into one integer key
 _FIRST = operator.itemgetter(0)
 _FEW_TEXTS = 8  # fewer texts than this are indexed one by one (array set-up would cost more)
+_BATCH_CHARS = 1 << 19  # longer batches are indexed in parts (each string found takes a 96-byte mask row)
 _NEGATION_TAIL = r"[^，。！？；,.!?;]{0,4}$"  # a negation counts when at most this far before the keyword
 
 
@@ -496,9 +491,10 @@ class EscalationRules:
 
     def _key_arrays(self):
         """The index as arrays, for :meth:`_candidates_many` (built on first use): the strings' masks as rows of
-        64-bit words and the base mask; per code point (up to the largest in a string, plus one slot for all
-        above), the row of the one-character string and whether some two-character string begins with it; and
-        the two-character strings as sorted keys (the two code points packed into one integer) with their rows."""
+        64-bit words (and a last row for no string) and the base mask; per code point (up to the largest in a
+        string, plus one slot for all above), the row of the one-character string and whether some two-character
+        string begins, or ends, with it; and the two-character strings as sorted keys (the two code points packed
+        into one integer) with their rows."""
         if self._key_table is None:
             import numpy as np
 
@@ -512,47 +508,51 @@ class EscalationRules:
             top = max((ord(c) for s in strings for c in s), default=0) + 1
             single = np.full(top + 1, len(strings), dtype=np.int64)
             first = np.zeros(top + 1, dtype=bool)
+            second = np.zeros(top + 1, dtype=bool)
             pairs = sorted((ord(s[0]) << _CODE_BITS | ord(s[1]), row) for row, s in enumerate(strings) if len(s) == 2)
             for row, s in enumerate(strings):
                 if len(s) == 1:
                     single[ord(s)] = row
                 else:
-                    first[ord(s[0])] = True
+                    first[ord(s[0])] = second[ord(s[1])] = True
             pair_keys = np.array([k for k, _ in pairs], dtype=np.int64)
             pair_rows = np.array([r for _, r in pairs], dtype=np.int64)
-            self._key_table = (masks, as_words(self._base), single, first, pair_keys, pair_rows)
+            self._key_table = (masks, as_words(self._base), single, first, second, pair_keys, pair_rows)
         return self._key_table
 
     def _candidates_many(self, texts: list[str]) -> list[list[tuple[int, _Rule, list[int]]]]:
-        """:meth:`_candidates` of every text, the index's strings found in all texts at once with array operations."""
+        """:meth:`_candidates` of every text, the index's strings found in all texts at once with array operations.
+
+        Each text's mask is the OR of the masks of the strings found in it, taken group by group (one-character
+        strings, then two-character ones; each group is in text order): a string found twice ORs in the same bits.
+        """
         import numpy as np
 
         if not texts:
             return []
-        masks, base, single, first, pair_keys, pair_rows = self._key_arrays()
         lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+        if len(texts) > 1 and lengths.sum() > _BATCH_CHARS:  # bounded memory: every string found has a mask row
+            half = len(texts) // 2
+            return self._candidates_many(texts[:half]) + self._candidates_many(texts[half:])
+        masks, base, single, first, second, pair_keys, pair_rows = self._key_arrays()
         text_of = np.repeat(np.arange(len(texts)), lengths)  # the text of every character
         codes = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32)
         capped = np.minimum(codes, len(single) - 1)  # code points above every string's share the last slot
-        hits = [single[capped]]
-        places = [np.arange(len(codes))]
-        starts = np.flatnonzero(first[capped[:-1]])  # where a two-character string may begin
-        starts = starts[text_of[starts] == text_of[starts + 1]]  # and ends in the same text
+        rows = single[capped]
+        places = np.flatnonzero(rows < len(masks) - 1)
+        found = [(rows[places], text_of[places])]  # (string, text) of each string found
+        starts = np.flatnonzero(first[capped[:-1]] & second[capped[1:]])  # where a two-character string may be
+        starts = starts[text_of[starts] == text_of[starts + 1]]  # inside one text
         if len(starts) and len(pair_keys):
             keys = codes[starts].astype(np.int64) << _CODE_BITS | codes[starts + 1]
             at = np.minimum(np.searchsorted(pair_keys, keys), len(pair_keys) - 1)
-            found = pair_keys[at] == keys
-            hits.append(pair_rows[at[found]])
-            places.append(starts[found])
-        hits, places = np.concatenate(hits), np.concatenate(places)
-        known = hits < len(masks) - 1
-        present = np.zeros((len(texts), len(masks)), dtype=bool)  # which strings each text holds
-        present[text_of[places[known]], hits[known]] = True
-        rows, key_rows = np.nonzero(present)
+            hit = pair_keys[at] == keys
+            found.append((pair_rows[at[hit]], text_of[starts[hit]]))
         met = np.tile(base, (len(texts), 1))
-        if len(rows):
-            starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
-            met[rows[starts]] |= np.bitwise_or.reduceat(masks[key_rows], starts, axis=0)
+        for rows, owners in found:
+            if len(rows):
+                bounds = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])  # where each text's strings begin
+                met[owners[bounds]] |= np.bitwise_or.reduceat(masks[rows], bounds, axis=0)
         fields = np.split(met, _SLOTS, axis=1)  # AND of the fields: the patterns whose every condition is met
         met = np.bitwise_and.reduce(fields) if _SLOTS > 1 else fields[0]
         rows, bits = np.nonzero(np.unpackbits(met.view(np.uint8), axis=1, bitorder="little"))
