@@ -62,7 +62,7 @@ BACKENDS = ("auto", "jieba", "rjieba")
 # Whitespace other than single spaces (normalised text has none): what r"[^\S ]|  " matches, with the characters
 # of \s spelled out (tests check the list) so that a search skips ahead to them instead of trying every place.
 _WHITESPACE_BUT_SPACE = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
-_ODD_SPACE = re.compile(f"[{_WHITESPACE_BUT_SPACE}]|  ")
+_ODD_SPACE = re.compile(f"[{_WHITESPACE_BUT_SPACE} ](?:(?<! )| )")  # one class first: "[...]|  " is tried everywhere
 _ENTRY = re.compile(r"^(\S+)(?:\s+(\d+))?(?:\s+([A-Za-z]+))?$")
 # Characters outside jieba's word blocks ([\u4E00-\u9FD5a-zA-Z0-9+#&._%-]) never reach the dictionary, so a
 # "word" made of them can carry frequency into the total without ever matching text.
@@ -145,7 +145,8 @@ class _TieCheck:
         self.single = re.compile(singles) if singles else None
         firsts = "".join(sorted({re.escape(w[0]) for w in words}))
         self.quick = re.compile(f"([{firsts}])(.{{0,{max(map(len, words)) - 1}}}?)\\1\\2\\1\\2", re.S)
-        self.quick_starts = re.compile(f"(?=([{firsts}])(.{{0,{max(map(len, words)) - 1}}}?)\\1\\2\\1\\2)", re.S)
+        # the first character is matched before the look-ahead, so that a search skips to the next such character
+        self.quick_starts = re.compile(f"([{firsts}])(?=(.{{0,{max(map(len, words)) - 1}}}?)\\1\\2\\1\\2)", re.S)
 
     def __call__(self, text: str) -> bool:
         if self.quick is None:
