@@ -158,3 +158,16 @@ def test_batch_normalisation_equals_text_by_text(aliases):
 
 def test_url_check_is_case_blind():
     assert mask_personal_data("访问HTTPS://EXAMPLE.COM/X和WwW.Example.cn") == "访问[网址]和[网址]"
+
+
+def test_whitespace_runs_become_one_space_as_the_regex_says():
+    """The normaliser joins str.split()'s pieces; str.split and the regex \\s agree on every code point."""
+    import re
+    import sys
+
+    from triage.normalize import _WHITESPACE
+
+    spaces = [chr(c) for c in range(sys.maxunicode + 1) if re.match(r"\s", chr(c))]
+    assert spaces == [chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace()] and len(spaces) > 20
+    for text in ["".join(spaces) + "前" + "".join(spaces) + "后" + spaces[-1], "a\u200bb", "  ", "", "x  y\t\nz"]:
+        assert Normalizer(lowercase=False)(text) == mask_personal_data(_WHITESPACE.sub(" ", text).strip())

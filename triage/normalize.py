@@ -237,7 +237,7 @@ class Normalizer:
         text = nfkc(text[: 4 * self.max_chars])
         if self.lowercase:
             text = text.lower()
-        text = _WHITESPACE.sub(" ", text).strip()
+        text = " ".join(text.split())  # _WHITESPACE runs to one space, stripped (str.split's whitespace is \s)
         if not text.isascii() and _SURROGATE.search(text):
             text = _SURROGATE.sub("\ufffd", text)
         return mask_personal_data(text)

@@ -111,6 +111,13 @@ def parse_chinese_number(text: str) -> float | None:
     return float(total + current)
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _number_value(number: str) -> float | None:
+    """:func:`parse_chinese_number` of an amount's number, masked digits ("136***") read as zeros (cached: the
+    same numbers, "一", "3", "两", come back in text after text)."""
+    return parse_chinese_number(number.replace("*", "0"))
+
+
 @dataclass(frozen=True)
 class Signal:
     """One escalation signal found in a text."""
@@ -420,20 +427,23 @@ class EscalationRules:
         return text[end:end + 1] == "我"  # "起诉我", "报警抓我": the customer is the object
 
     def _amount_values(self, text: str) -> list[tuple[re.Match, float, bool]]:
-        """(match, value in yuan, whether a unit follows) of every amount in the text, or [] when the text
-        cannot hold one at the threshold (the amount rules need one; see :func:`_may_reach`)."""
+        """(match, value in yuan, whether a unit follows) of every amount in the text, or [] when none reaches the
+        threshold: then no amount rule can fire (each needs an amount, or an excess over another amount, of at
+        least the threshold; amounts are never negative). Texts that cannot hold one are skipped unread (see
+        :func:`_may_reach`)."""
         if not self._amount_possible.search(text):
             return []
         found = []
         for m in _AMOUNT.finditer(text):
             number, wan1, _, wan2, yuan = m.groups()
-            value = parse_chinese_number(number.replace("*", "0"))
+            value = _number_value(number)
             if value is None:
                 continue
             if wan1 or wan2:
                 value *= 10_000
             found.append((m, value, bool(wan1 or wan2 or yuan)))
-        return found
+        threshold = self.amount_threshold
+        return found if any(value >= threshold for _, value, _ in found) else []
 
     def _amounts(self, text: str, require_unit: bool = True, amounts: list | None = None) -> list[re.Match]:
         """Amounts of at least the threshold (with a unit: 元, 块, 万, unless ``require_unit`` is false).
