@@ -55,6 +55,11 @@ def test_small_batches_score_without_scipy_as_large_batches_do():
     batch = compiled.scores(texts, weights)  # sparse product
     one_by_one = np.vstack([compiled.scores([t], weights) for t in texts])  # numpy alone
     assert len(texts) > 32 and np.allclose(batch, one_by_one, rtol=0, atol=1e-12)
+    import pickle  # the tables built on first use are not saved, and are built again after loading
+
+    copy = pickle.loads(pickle.dumps(compiled))
+    assert not {"_lookup_", "_float64_"} & set(vars(copy)) and not any("_unigrams_" in vars(p["grams"]) for p in copy.parts)
+    assert np.array_equal(copy.scores(texts, weights), batch)
 
 
 def test_the_hash_table_finds_every_key_and_no_other():

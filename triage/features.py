@@ -208,10 +208,13 @@ class _CharPart:
             self.lookups[n] = _SortedLookup(keys, features)
 
     def vocabulary_keys(self) -> tuple[np.ndarray, np.ndarray]:
-        """(key, feature) of every n-gram of the vocabulary, keyed as :meth:`keys` keys a text's."""
+        """(key, feature) of every n-gram of the vocabulary longer than one character, keyed as :meth:`keys` keys
+        a text's (single characters are read from an array, see :meth:`features_and_keys`)."""
         keys, features = [], []
         low = np.uint64((1 << _BITS) - 1)
         for n, by_length in self.lookups.items():
+            if n == 1:
+                continue
             parts = [(by_length.keys >> np.uint64(_BITS * (n - 1 - k))) & low for k in range(n)]
             keys.append(_pack(np.stack(parts, axis=1).ravel() + np.uint64(1), n)[::n])
             features.append(by_length.features)
@@ -219,9 +222,28 @@ class _CharPart:
             return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
         return np.concatenate(keys), np.concatenate(features)
 
-    def keys(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray | None]:
-        """The key of every n-gram in ``texts`` (of the vocabulary's lengths), and the text each is in
-        (None for one text)."""
+    def _unigrams(self) -> np.ndarray:
+        """The feature of each single character, indexed by code point plus one (-1: not in the vocabulary; the
+        last slot stands for every code point above the vocabulary's), built on first use."""
+        table = self.__dict__.get("_unigrams_")
+        if table is None:
+            lookup = self.lookups.get(1)
+            top = int(lookup.keys.max()) + 1 if lookup is not None and len(lookup.keys) else 0
+            table = np.full(top + 2, -1, dtype=np.int32)
+            if top:
+                table[lookup.keys.astype(np.int64) + 1] = lookup.features
+            self._unigrams_ = table
+        return table
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_unigrams_", None)
+        return state
+
+    def features_and_keys(self, texts: list[str]) -> tuple[np.ndarray | None, np.ndarray, np.ndarray,
+                                                           np.ndarray | None]:
+        """The single characters of ``texts`` in the vocabulary, (text, feature), and the key of every longer
+        n-gram of the vocabulary's lengths (text, key); the texts are None for one text."""
         texts = [_WHITE_SPACES.sub(" ", t) if _WHITE_SPACES.search(t) else t for t in texts]
         codes = _codes("".join(texts)) + np.uint64(1)
         one = len(texts) == 1
@@ -229,8 +251,16 @@ class _CharPart:
             lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
             bounds = np.cumsum(lengths)
             text_of = np.repeat(np.arange(len(texts)), lengths)  # the text of every character
-        keys, rows = [], []
-        for n in range(self.ngram_range[0], self.ngram_range[1] + 1):
+        rows = None if one else np.zeros(0, dtype=np.int64)
+        features = np.zeros(0, dtype=np.int64)
+        if 1 in self.lookups and self.ngram_range[0] <= 1:
+            table = self._unigrams()
+            found = table[np.minimum(codes, len(table) - 1)]
+            where = np.flatnonzero(found >= 0)
+            features = found[where].astype(np.int64)
+            rows = None if one else text_of[where]
+        keys, key_rows = [], []
+        for n in range(max(2, self.ngram_range[0]), self.ngram_range[1] + 1):
             if n not in self.lookups or len(codes) < n:
                 continue
             grams = _pack(codes, n)
@@ -242,10 +272,10 @@ class _CharPart:
                 ends = bounds[(bounds >= k) & (bounds - k < len(grams))]
                 inside[ends - k] = False
             keys.append(grams[inside])
-            rows.append(text_of[: len(grams)][inside])
+            key_rows.append(text_of[: len(grams)][inside])
         if not keys:
-            return np.zeros(0, dtype=np.uint64), None if one else np.zeros(0, dtype=np.int64)
-        return np.concatenate(keys), None if one else np.concatenate(rows)
+            return rows, features, np.zeros(0, dtype=np.uint64), None if one else np.zeros(0, dtype=np.int64)
+        return rows, features, np.concatenate(keys), None if one else np.concatenate(key_rows)
 
 
 class _WordPart:
@@ -347,10 +377,11 @@ class CompiledVectorizer:
 
     It reads the fitted vocabularies and IDF weights and reproduces
     ``TfidfVectorizer`` (n-grams, sublinear TF, IDF, per-part L2 norm, parts
-    side by side) with array operations: character n-grams and word pairs are
-    packed into integers and looked up in one hash table, words are mapped to
-    ids once, so the only per-token Python work left is one dictionary lookup
-    per word.
+    side by side) with array operations: single characters are read from an
+    array by code point, longer character n-grams and word pairs are packed
+    into integers and looked up in one hash table, words are mapped to ids
+    once, so the only per-token Python work left is one dictionary lookup per
+    word.
     """
 
     def __init__(self, vectorizer: FeatureUnion):
@@ -398,23 +429,18 @@ class CompiledVectorizer:
     def _occurrences(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """(row, column) of every in-vocabulary n-gram occurrence, all parts side by side.
 
-        Single words are read from an array; character n-grams and word pairs
-        are looked up together, in one pass over one table.
+        Single words and single characters are read from arrays; longer
+        character n-grams and word pairs are looked up together, in one pass
+        over one table.
         """
         one = len(texts) == 1
         rows, cols, keys, key_rows = [], [], [], []
-        for part in self.parts:
-            grams = part["grams"]
-            if isinstance(grams, _WordPart):
-                word_rows, features, pair_keys, pair_rows = grams.features_and_keys(texts)
-                rows.append(word_rows)
-                cols.append(features + part["offset"])
-                keys.append(pair_keys)
-                key_rows.append(pair_rows)
-            else:
-                char_keys, char_rows = grams.keys(texts)
-                keys.append(char_keys)
-                key_rows.append(char_rows)
+        for part in self.parts:  # single words and characters are read from arrays, the other n-grams keyed
+            part_rows, features, part_keys, part_key_rows = part["grams"].features_and_keys(texts)
+            rows.append(part_rows)
+            cols.append(features + part["offset"])
+            keys.append(part_keys)
+            key_rows.append(part_key_rows)
         found = self._lookup().find(np.concatenate(keys))
         kept = np.flatnonzero(found >= 0)
         cols = np.concatenate([*cols, found[kept]])
