@@ -454,12 +454,19 @@ class CompiledVectorizer:
         tf = np.log(counts) + 1.0 if part["sublinear"] else counts
         return tf * part["idf"][cols - part["offset"]]
 
-    def _weigh(self, rows: np.ndarray, cols: np.ndarray, counts: np.ndarray, n_texts: int) -> np.ndarray:
-        """TF-IDF values from n-gram counts: sublinear TF, IDF, L2 norm per row and part, part weight."""
+    def _weigh(self, rows: np.ndarray, cols: np.ndarray, counts: np.ndarray, n_texts: int,
+               parts: list[slice] | None = None) -> np.ndarray:
+        """TF-IDF values from n-gram counts: sublinear TF, IDF, L2 norm per row and part, part weight.
+
+        ``parts`` gives each part's entries as a slice, where they lie together (entries sorted by column).
+        """
         values = counts.astype(np.float64)
         for p, part in enumerate(self.parts):
-            end = self.parts[p + 1]["offset"] if p + 1 < len(self.parts) else self.n_features
-            mine = (cols >= part["offset"]) & (cols < end)
+            if parts is not None:
+                mine = parts[p]
+            else:
+                end = self.parts[p + 1]["offset"] if p + 1 < len(self.parts) else self.n_features
+                mine = (cols >= part["offset"]) & (cols < end)
             tf = self._tf_idf(part, values[mine], cols[mine])
             if part["norm"] == "l2":
                 norms = np.sqrt(np.bincount(rows[mine], weights=tf * tf, minlength=n_texts))
@@ -495,8 +502,11 @@ class CompiledVectorizer:
         rows, cols = self._occurrences(texts)
         by_column = csr_matrix((np.ones(len(rows)), (cols, rows)), shape=(self.n_features, len(texts)))
         by_column.sum_duplicates()  # done while building by recent scipy; not by 1.13.0
-        nnz_cols = np.repeat(np.arange(self.n_features), np.diff(by_column.indptr))
-        by_column.data = self._weigh(by_column.indices, nnz_cols, by_column.data, len(texts)).astype(dtype)
+        indptr = by_column.indptr
+        nnz_cols = np.repeat(np.arange(self.n_features), np.diff(indptr))
+        ends = [part["offset"] for part in self.parts[1:]] + [self.n_features]
+        parts = [slice(indptr[part["offset"]], indptr[end]) for part, end in zip(self.parts, ends)]  # columns
+        by_column.data = self._weigh(by_column.indices, nnz_cols, by_column.data, len(texts), parts).astype(dtype)
         return by_column.T
 
     def _float64(self, weights: np.ndarray) -> np.ndarray:
