@@ -136,7 +136,7 @@ def _corpus_texts():
 
 @pytest.mark.parametrize("aliases", ["shipped", {"江汇银行": "某银行", "江汇": "某平台", "汇通": "某平台"},
                                      {"江": "某", "江汇银行": "某银行"}, None])
-def test_batch_normalisation_equals_text_by_text(aliases):
+def test_batch_normalisation_equals_text_by_text(aliases, monkeypatch):
     """normalize_many runs the alias regex only where the array index finds a name's first two characters."""
     from triage.normalize import read_aliases
 
@@ -152,6 +152,8 @@ def test_batch_normalisation_equals_text_by_text(aliases):
     for size in (1, 7, 8, 100, len(texts)):  # one by one, and batches with texts ending inside a name
         got = [x for i in range(0, len(texts), size) for x in normalizer.normalize_many(texts[i:i + size])]
         assert got == expected
+    monkeypatch.setattr("triage.normalize._BATCH_CHARS", 500)  # a long batch is read in parts
+    assert normalizer.normalize_many(texts) == expected
     assert normalizer.normalize("a\udc00b") == "a\ufffdb"  # a lone surrogate becomes U+FFFD: encodable again
     assert pickle.loads(pickle.dumps(normalizer)).normalize_many(texts) == expected
 

@@ -47,6 +47,7 @@ _WHITESPACE = re.compile(r"\s+")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _CODE_BITS = 21  # every code point fits in 21 bits: two characters pack into one integer key
 _FEW_TEXTS = 8  # fewer texts than this have their aliases replaced one by one (array set-up would cost more)
+_BATCH_CHARS = 1 << 20  # longer batches have their aliases found in parts (4 bytes per character, and more)
 
 
 def _ascii_forms(*blocks: range) -> dict[str, str]:
@@ -206,8 +207,16 @@ class Normalizer:
                 aliases = self.aliases
                 masked = [self._alias_pattern.sub(lambda m: aliases[m.group(0)], text) for text in masked]
             return [text[: self.max_chars] for text in masked]
-        first, pair_keys = index
         lengths = np.fromiter(map(len, masked), dtype=np.int64, count=len(masked))
+        ends, cuts = np.cumsum(lengths), [0]  # parts of at most _BATCH_CHARS characters (or one text): bounded memory
+        while cuts[-1] < len(masked):
+            before = int(ends[cuts[-1] - 1]) if cuts[-1] else 0
+            cuts.append(max(int(np.searchsorted(ends, before + _BATCH_CHARS, side="right")), cuts[-1] + 1))
+        return [text for a, b in zip(cuts, cuts[1:]) for text in self._aliases_replaced(masked[a:b], lengths[a:b], index)]
+
+    def _aliases_replaced(self, masked: list[str], lengths: np.ndarray, index) -> list[str]:
+        """``masked`` texts with their aliases replaced (see :meth:`normalize_many`), cut to ``max_chars``."""
+        first, pair_keys = index
         offsets = np.cumsum(lengths) - lengths
         codes = np.frombuffer("".join(masked).encode("utf-32-le"), dtype=np.uint32)
         starts = np.flatnonzero(first[np.minimum(codes[:-1], len(first) - 1)])  # a name's first character
