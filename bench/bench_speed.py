@@ -14,6 +14,8 @@ machine only ever slows a run down; the per-round figures are recorded too):
     it, default mode with HMM, is the same-run reference that tells a slow spell of the machine from a slow triage;
     its work in between also leaves triage's tables colder in the caches, so this is the harsher figure), with the
     median of triage's time over jieba's, complaint by complaint;
+  * the model's labelling (label_columns, what a job's worker runs) on the first 20,000 texts in batches of 500,
+    1,000 and 2,000 texts, characters per second (how triage.labeller._MODEL_BATCH was chosen);
   * cold start of `triage predict TEXT` (a new process: import, load the model, label, print), median of 5.
 Writes bench/results/speed.json.
 """
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import json
 import os
 import statistics
@@ -37,6 +40,8 @@ import shared_data  # noqa: E402
 
 import triage  # noqa: E402
 from triage.segment import quiet_jieba  # noqa: E402
+
+BATCH_SIZES = (500, 1000, 2000)  # texts per model batch, timed against each other in every round
 
 
 def jieba_tokenizer():
@@ -111,9 +116,19 @@ def main() -> None:
 
     # Every measure once per round, interleaved, so that a slow spell of this shared machine slows all of them
     # alike; each figure is the best of its rounds (interference only ever slows a run down).
+    def batch_speed(size: int) -> float:
+        """label_columns (what a labelling job's worker runs) on the first 20,000 texts, ``size`` at a time: the
+        model batch size of triage.labeller._MODEL_BATCH is chosen by this."""
+        sample = texts[:20_000]
+        start = time.perf_counter()
+        for i in range(0, len(sample), size):
+            model.label_columns(sample[i:i + size])
+        return sum(map(len, sample)) / (time.perf_counter() - start)
+
     measures = {"jieba_hmm": lambda: jieba_speed(texts, hmm=True),
                 "jieba_no_hmm": lambda: jieba_speed(texts, hmm=False),
-                "predict": predict_speed, "label_1": lambda: label_speed(1), "label_2": lambda: label_speed(2)}
+                "predict": predict_speed, "label_1": lambda: label_speed(1), "label_2": lambda: label_speed(2),
+                **{f"model_batch_{size}": functools.partial(batch_speed, size) for size in BATCH_SIZES}}
     rounds = {name: [] for name in measures}
     singles = [t[:150] for t in base if len(t) >= 150][:1000]
     reference = jieba_tokenizer()
@@ -163,6 +178,7 @@ def main() -> None:
         "label_file_per_core_ratio_to_jieba_default": round(label_cps[1] / jieba_hmm, 3),
         "label_file_per_core_ratio_to_jieba_no_hmm": round(label_cps[1] / jieba_no_hmm, 3),
         "label_file_2_vs_1_process_scaling": round(label_cps[2] / label_cps[1], 3),
+        "model_batch_chars_per_s": {size: round(best[f"model_batch_{size}"]) for size in BATCH_SIZES},
         "cold_start_triage_predict_s": cold,
         "single_150_char_latency_ms": {
             "n": len(latencies),

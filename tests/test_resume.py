@@ -149,6 +149,9 @@ def test_parallel_and_deduplicated_output_equals_plain_output(job_input, referen
     plain = label_file(tiny_model, job_input, tmp_path / "b.csv", chunk_size=50, cache_size=0)
     assert (tmp_path / "b.csv").read_bytes() == reference
     assert summary.to_dict()["distribution"] == plain.to_dict()["distribution"]
+    for jobs in (1, 2):  # one chunk of over 1,000 distinct texts: labelled in model batches, shared by the workers
+        whole = label_file(tiny_model, job_input, tmp_path / f"whole{jobs}.csv", chunk_size=ROWS, jobs=jobs)
+        assert (tmp_path / f"whole{jobs}.csv").read_bytes() == reference and whole.classified > 1000
 
 
 def test_excel_output_is_resumable_through_a_spool(job_input, tiny_model, tmp_path):
