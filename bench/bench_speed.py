@@ -15,7 +15,7 @@ machine only ever slows a run down; the per-round figures are recorded too):
     its work in between also leaves triage's tables colder in the caches, so this is the harsher figure), with the
     median of triage's time over jieba's, complaint by complaint;
   * the model's labelling (label_columns, what a job's worker runs) on the first 20,000 texts in batches of 500,
-    1,000 and 2,000 texts, characters per second (how triage.labeller._MODEL_BATCH was chosen);
+    1,000 and 2,000 texts, characters per second (how triage.model._MODEL_BATCH was chosen);
   * cold start of `triage predict TEXT` (a new process: import, load the model, label, print), median of 5.
 Writes bench/results/speed.json.
 """
@@ -117,13 +117,17 @@ def main() -> None:
     # Every measure once per round, interleaved, so that a slow spell of this shared machine slows all of them
     # alike; each figure is the best of its rounds (interference only ever slows a run down).
     def batch_speed(size: int) -> float:
-        """label_columns (what a labelling job's worker runs) on the first 20,000 texts, ``size`` at a time: the
-        model batch size of triage.labeller._MODEL_BATCH is chosen by this."""
+        """label_columns (what a labelling job's worker runs) on the first 20,000 texts, ``size`` at a time: how
+        the model's batch size (triage.model._MODEL_BATCH, set to ``size`` for this measure) was chosen."""
         sample = texts[:20_000]
-        start = time.perf_counter()
-        for i in range(0, len(sample), size):
-            model.label_columns(sample[i:i + size])
-        return sum(map(len, sample)) / (time.perf_counter() - start)
+        shipped, triage.model._MODEL_BATCH = triage.model._MODEL_BATCH, size
+        try:
+            start = time.perf_counter()
+            for i in range(0, len(sample), size):
+                model.label_columns(sample[i:i + size])
+            return sum(map(len, sample)) / (time.perf_counter() - start)
+        finally:
+            triage.model._MODEL_BATCH = shipped
 
     measures = {"jieba_hmm": lambda: jieba_speed(texts, hmm=True),
                 "jieba_no_hmm": lambda: jieba_speed(texts, hmm=False),

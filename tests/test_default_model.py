@@ -47,6 +47,23 @@ def test_label_columns_equal_the_predictions_fields(model):
     assert {"SEV3", "SEV4"} & set(columns["severity"])
 
 
+def test_many_texts_are_labelled_in_model_batches_with_the_same_results(model, monkeypatch):
+    """predict, label_columns and predict_proba take any number of texts, labelled a model batch at a time."""
+    import numpy as np
+
+    texts = [json.loads(line)["text"] for line in
+             (ROOT / "corpora" / "complaints.heldout.jsonl").read_text(encoding="utf-8").splitlines()][:101]
+    texts[50] = ""
+    whole = ([p.to_dict() for p in model.predict(texts)], model.label_columns(texts), model.predict_proba(texts))
+    monkeypatch.setattr("triage.model._MODEL_BATCH", 40)  # 101 texts: three batches of 34, 34 and 33
+    assert [p.to_dict() for p in model.predict(texts)] == whole[0]
+    batches, decide = [], model._decide
+    monkeypatch.setattr(model, "_decide", lambda part: batches.append(len(part)) or decide(part))
+    assert model.label_columns(texts) == whole[1] and batches == [34, 34, 33]
+    probas = model.predict_proba(texts)
+    assert all(np.array_equal(probas[name], whole[2][name]) for name in whole[2])
+
+
 def test_a_lone_surrogate_is_read_as_a_replacement_character(model):
     """A JSON export may escape half of an emoji ("\\ud83d"); json.loads lets it through and no segmenter can
     encode it: the normaliser reads it as U+FFFD, in a batch and alone."""

@@ -27,10 +27,6 @@ __all__ = ["Labeller", "output_columns", "prediction_row", "default_jobs"]
 
 _FIELDS_PER_TARGET = ("", "_probability", "_confidence")
 _MIN_PART = 250  # texts: smaller parts would cost more in per-batch set-up than they save in balance
-# Texts the model labels at a time: a smaller batch's arrays stay in a core's caches (1 MiB of L2 here). On real
-# complaints (about 140 characters) batches of 1,000-1,750 ran 5% faster than 2,000 and 500 no faster than 2,000
-# (bench/bench_speed.py times 500, 1,000 and 2,000 in every round: model_batch_chars_per_s).
-_MODEL_BATCH = 1000
 
 
 def default_jobs() -> int:
@@ -91,13 +87,9 @@ def _label_in_worker(texts: list) -> list[tuple]:
 
 
 def _values(model, texts: list, names, with_names, fields) -> list[tuple]:
-    """One tuple of label values (in ``fields`` order, the order of ``names``) per text; the model sees at most
-    :data:`_MODEL_BATCH` texts at a time."""
-    values = []
-    for start in range(0, len(texts), _MODEL_BATCH):
-        columns = model.label_columns(texts[start:start + _MODEL_BATCH])
-        values += zip(*(columns[key] for key in names))
-    return values
+    """One tuple of label values (in ``fields`` order, the order of ``names``) per text."""
+    columns = model.label_columns(texts)  # (in model batches of at most triage.model._MODEL_BATCH texts)
+    return list(zip(*(columns[key] for key in names)))
 
 
 class Labeller:
