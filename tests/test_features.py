@@ -58,7 +58,9 @@ def test_small_batches_score_without_scipy_as_large_batches_do():
     import pickle  # the tables built on first use are not saved, and are built again after loading
 
     copy = pickle.loads(pickle.dumps(compiled))
-    assert not {"_lookup_", "_float64_"} & set(vars(copy)) and not any("_unigrams_" in vars(p["grams"]) for p in copy.parts)
+    assert not {"_lookup_", "_float64_"} & set(vars(copy))
+    assert all({"_unigrams_", "_batch_ids_"} & set(vars(p["grams"])) for p in compiled.parts)  # built, and
+    assert not any({"_unigrams_", "_batch_ids_"} & set(vars(p["grams"])) for p in copy.parts)  # not saved
     assert np.array_equal(copy.scores(texts, weights), batch)
 
 

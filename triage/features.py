@@ -183,12 +183,27 @@ class _SortedLookup:
         return {"keys": self.keys, "features": self.features}
 
 
-class _CharPart:
+class _Part:
+    """One part of a :class:`CompiledVectorizer`: ``features_and_keys(texts)`` gives the features of its single
+    n-grams (read from an array) and the keys of its longer ones (for the joint hash table)."""
+
+    _DERIVED: tuple[str, ...] = ()  # attributes built on first use, not saved
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        for name in self._DERIVED:
+            state.pop(name, None)
+        return state
+
+
+class _CharPart(_Part):
     """Character n-grams of a fitted char ``TfidfVectorizer`` (stored per n-gram length).
 
     Every n-gram is keyed on its code points plus one, packed into an
     integer, so that keys of different lengths cannot collide.
     """
+
+    _DERIVED = ("_unigrams_",)
 
     def __init__(self, vocabulary: dict[str, int], ngram_range: tuple[int, int]):
         if ngram_range[1] > 3:
@@ -235,11 +250,6 @@ class _CharPart:
             self._unigrams_ = table
         return table
 
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state.pop("_unigrams_", None)
-        return state
-
     def features_and_keys(self, texts: list[str]) -> tuple[np.ndarray | None, np.ndarray, np.ndarray,
                                                            np.ndarray | None]:
         """The single characters of ``texts`` in the vocabulary, (text, feature), and the key of every longer
@@ -278,8 +288,10 @@ class _CharPart:
         return rows, features, np.concatenate(keys), None if one else np.concatenate(key_rows)
 
 
-class _WordPart:
+class _WordPart(_Part):
     """Word n-grams (n <= 2) of a fitted word ``TfidfVectorizer``: tokens become ids once, pairs become keys."""
+
+    _DERIVED = ("_batch_ids_",)
 
     def __init__(self, vocabulary: dict[str, int], ngram_range: tuple[int, int], tokenizer):
         if ngram_range[1] > 2:
@@ -339,11 +351,6 @@ class _WordPart:
             ids = {**self.token_ids, **dict.fromkeys(segmenter.skipped, unknown + 1), "\n": unknown + 2}
             cached = self._batch_ids_ = (segmenter.skipped, ids)
         return cached[1]
-
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state.pop("_batch_ids_", None)
-        return state
 
     def features_and_keys(self, texts: list[str]) -> tuple[np.ndarray | None, np.ndarray, np.ndarray,
                                                            np.ndarray | None]:
