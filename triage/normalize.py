@@ -45,7 +45,7 @@ _MASKS = [
 _WHITESPACE = re.compile(r"\s+")
 # Lone surrogates (a JSON export may escape half of an emoji, "\\ud83d") cannot be encoded, so no segmenter reads them.
 _SURROGATE = re.compile("[\ud800-\udfff]")
-_CODE_BITS = 21  # every code point fits in 21 bits: two characters pack into one integer key
+_CODE_BITS = 21  # every code point fits in 21 bits: two characters pack into one integer key (see pair_places)
 _FEW_TEXTS = 8  # fewer texts than this have their aliases replaced one by one (array set-up would cost more)
 _BATCH_CHARS = 1 << 20  # longer batches have their aliases found in parts (4 bytes per character, and more)
 
@@ -74,6 +74,36 @@ _ASCII_FORM = re.compile("[" + "".join(re.escape(c) for c in _ASCII_FORMS if c n
 _LONG_NUMBER = re.compile(r"\d[\d* -]{9}")
 # (The URL check is case-blind by hand, ſ being s: one character class first lets the regex engine skip to an h or w.)
 _NEEDS = (re.compile(r"[hHwW](?:(?<=[hH])[tT][tT][pP][sSſ]?:|(?<=[wW])[wW][wW]\.)"), re.compile("@"), None, None, None, None)
+
+
+def pair_places(codes: np.ndarray, first: np.ndarray, pair_keys: np.ndarray,
+                second: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Where in ``codes`` (code points of texts joined) a two-character key begins, and which key: the keys are
+    ``first_code << 21 | second_code``, sorted; ``first`` (and ``second``) tell, per code point up to the table's
+    last slot (which stands for every code point above), whether some key begins (ends) with it. A key found
+    across two joined texts is the caller's to drop.
+
+    >>> keys = np.array([ord("某") << _CODE_BITS | ord("行")])
+    >>> first = np.zeros(ord("某") + 2, dtype=bool); first[ord("某")] = True
+    >>> places, which = pair_places(_code_points("在某行和某地"), first, keys)
+    >>> places.tolist(), which.tolist()
+    ([1], [0])
+    """
+    capped = np.minimum(codes, len(first) - 1)
+    maybe = first[capped[:-1]]
+    if second is not None:
+        maybe &= second[np.minimum(codes[1:], len(second) - 1)]
+    starts = np.flatnonzero(maybe)
+    if not len(starts) or not len(pair_keys):
+        return starts[:0], starts[:0]
+    keys = codes[starts].astype(np.int64) << _CODE_BITS | codes[starts + 1]
+    at = np.minimum(np.searchsorted(pair_keys, keys), len(pair_keys) - 1)
+    hit = pair_keys[at] == keys
+    return starts[hit], at[hit]
+
+
+def _code_points(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
 
 
 def nfkc(text: str) -> str:
@@ -218,11 +248,7 @@ class Normalizer:
         """``masked`` texts with their aliases replaced (see :meth:`normalize_many`), cut to ``max_chars``."""
         first, pair_keys = index
         offsets = np.cumsum(lengths) - lengths
-        codes = np.frombuffer("".join(masked).encode("utf-32-le"), dtype=np.uint32)
-        starts = np.flatnonzero(first[np.minimum(codes[:-1], len(first) - 1)])  # a name's first character
-        keys = codes[starts].astype(np.int64) << _CODE_BITS | codes[starts + 1]  # and its second (maybe across
-        at = np.minimum(np.searchsorted(pair_keys, keys), len(pair_keys) - 1)  # a text's end: then no match)
-        starts = starts[pair_keys[at] == keys]
+        starts, _ = pair_places(_code_points("".join(masked)), first, pair_keys)  # (one across two texts: no match)
         owners = np.searchsorted(offsets, starts, side="right") - 1  # the text of each place
         places = (starts - offsets[owners]).tolist()
         bounds = np.flatnonzero(np.diff(owners, prepend=-1, append=len(masked))).tolist()  # each text's places

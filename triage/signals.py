@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from .exceptions import ConfigError
+from .normalize import _CODE_BITS, pair_places
 from .resources import corpora_dir
 
 __all__ = ["EscalationRules", "Signal", "parse_chinese_number", "DEFAULT_RULES"]
@@ -258,7 +259,6 @@ def _conditions(pattern: re.Pattern, most: int = 3) -> tuple[frozenset[str], ...
 
 _SLOTS = 3  # conditions per pattern used by the index of EscalationRules
 _CONDITIONS_VERSION = 2  # of _conditions: 2 reads optional items ("a?b" needs "ab" or "b"); 1 stopped at them
-_CODE_BITS = 21  # every code point (plus one) fits in 21 bits: two characters pack into one integer key
 _FIRST = operator.itemgetter(0)
 _FEW_TEXTS = 8  # fewer texts than this are indexed one by one (array set-up would cost more)
 _BATCH_CHARS = 1 << 19  # longer batches are indexed in parts (each string found takes a 96-byte mask row)
@@ -551,13 +551,9 @@ class EscalationRules:
         rows = single[capped]
         places = np.flatnonzero(rows < len(masks) - 1)
         found = [(rows[places], text_of[places])]  # (string, text) of each string found
-        starts = np.flatnonzero(first[capped[:-1]] & second[capped[1:]])  # where a two-character string may be
-        starts = starts[text_of[starts] == text_of[starts + 1]]  # inside one text
-        if len(starts) and len(pair_keys):
-            keys = codes[starts].astype(np.int64) << _CODE_BITS | codes[starts + 1]
-            at = np.minimum(np.searchsorted(pair_keys, keys), len(pair_keys) - 1)
-            hit = pair_keys[at] == keys
-            found.append((pair_rows[at[hit]], text_of[starts[hit]]))
+        starts, which = pair_places(codes, first, pair_keys, second)  # the two-character strings found
+        inside = text_of[starts] == text_of[starts + 1]  # inside one text
+        found.append((pair_rows[which[inside]], text_of[starts[inside]]))
         met = np.tile(base, (len(texts), 1))
         for rows, owners in found:
             if len(rows):
