@@ -21,7 +21,7 @@ import unicodedata
 
 import numpy as np
 
-__all__ = ["Normalizer", "nfkc", "mask_personal_data", "read_aliases", "PLACEHOLDERS"]
+__all__ = ["Normalizer", "nfkc", "mask_personal_data", "read_aliases", "PLACEHOLDERS", "PairTable"]
 
 # Placeholders match the masking convention of the public complaint datasets.
 PLACEHOLDERS = ("[网址]", "[邮箱]", "[身份证号]", "[卡号]", "[手机号]", "[电话]")
@@ -45,7 +45,6 @@ _MASKS = [
 _WHITESPACE = re.compile(r"\s+")
 # Lone surrogates (a JSON export may escape half of an emoji, "\\ud83d") cannot be encoded, so no segmenter reads them.
 _SURROGATE = re.compile("[\ud800-\udfff]")
-_CODE_BITS = 21  # every code point fits in 21 bits: two characters pack into one integer key (see pair_places)
 _FEW_TEXTS = 8  # fewer texts than this have their aliases replaced one by one (array set-up would cost more)
 _BATCH_CHARS = 1 << 20  # longer batches have their aliases found in parts (4 bytes per character, and more)
 
@@ -76,30 +75,44 @@ _LONG_NUMBER = re.compile(r"\d[\d* -]{9}")
 _NEEDS = (re.compile(r"[hHwW](?:(?<=[hH])[tT][tT][pP][sSſ]?:|(?<=[wW])[wW][wW]\.)"), re.compile("@"), None, None, None, None)
 
 
-def pair_places(codes: np.ndarray, first: np.ndarray, pair_keys: np.ndarray,
-                second: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Where in ``codes`` (code points of texts joined) a two-character key begins, and which key: the keys are
-    ``first_code << 21 | second_code``, sorted; ``first`` (and ``second``) tell, per code point up to the table's
-    last slot (which stands for every code point above), whether some key begins (ends) with it. A key found
-    across two joined texts is the caller's to drop.
+class PairTable:
+    """Two-character strings found in code points (of texts joined) with array operations, each with its value.
 
-    >>> keys = np.array([ord("某") << _CODE_BITS | ord("行")])
-    >>> first = np.zeros(ord("某") + 2, dtype=bool); first[ord("某")] = True
-    >>> places, which = pair_places(_code_points("在某行和某地"), first, keys)
-    >>> places.tolist(), which.tolist()
-    ([1], [0])
+    The strings' first characters are numbered, and so are their second ones; a
+    dense table of (first number, second number) holds each string's value (-1:
+    none). Every code point not among the first (second) characters shares one
+    extra number whose row (column) is empty, so one gather per character, with
+    no search, tells where a string begins. A string found across two joined
+    texts is the caller's to drop.
+
+    >>> table = PairTable({"某行": 7, "某地": 3})
+    >>> places, values = table.find(_code_points("在某行和某地，某"))
+    >>> places.tolist(), values.tolist()
+    ([1, 4], [7, 3])
     """
-    capped = np.minimum(codes, len(first) - 1)
-    maybe = first[capped[:-1]]
-    if second is not None:
-        maybe &= second[np.minimum(codes[1:], len(second) - 1)]
-    starts = np.flatnonzero(maybe)
-    if not len(starts) or not len(pair_keys):
-        return starts[:0], starts[:0]
-    keys = codes[starts].astype(np.int64) << _CODE_BITS | codes[starts + 1]
-    at = np.minimum(np.searchsorted(pair_keys, keys), len(pair_keys) - 1)
-    hit = pair_keys[at] == keys
-    return starts[hit], at[hit]
+
+    def __init__(self, values: dict[str, int]):
+        if any(len(s) != 2 for s in values):
+            raise ValueError("PairTable holds two-character strings only")
+        firsts, seconds = sorted({s[0] for s in values}), sorted({s[1] for s in values})
+        top = max((ord(c) for s in values for c in s), default=0) + 2  # last slot: every code point above
+        self.first = np.full(top, len(firsts), dtype=np.int32)
+        self.first[[ord(c) for c in firsts]] = np.arange(len(firsts))
+        self.second = np.full(top, len(seconds), dtype=np.int32)
+        self.second[[ord(c) for c in seconds]] = np.arange(len(seconds))
+        self.width = len(seconds) + 1
+        self.values = np.full((len(firsts) + 1) * self.width, -1, dtype=np.int32)
+        for s, value in values.items():
+            self.values[self.first[ord(s[0])] * self.width + self.second[ord(s[1])]] = value
+
+    def find(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(where a string begins, its value), ascending by place."""
+        capped = np.minimum(codes, len(self.first) - 1)
+        cells = self.first[capped[:-1]] * self.width
+        cells += self.second[capped[1:]]
+        found = self.values[cells]
+        places = np.flatnonzero(found >= 0)
+        return places, found[places]
 
 
 def _code_points(text: str) -> np.ndarray:
@@ -246,9 +259,8 @@ class Normalizer:
 
     def _aliases_replaced(self, masked: list[str], lengths: np.ndarray, index) -> list[str]:
         """``masked`` texts with their aliases replaced (see :meth:`normalize_many`), cut to ``max_chars``."""
-        first, pair_keys = index
         offsets = np.cumsum(lengths) - lengths
-        starts, _ = pair_places(_code_points("".join(masked)), first, pair_keys)  # (one across two texts: no match)
+        starts, _ = index.find(_code_points("".join(masked)))  # (one across two texts: no match)
         owners = np.searchsorted(offsets, starts, side="right") - 1  # the text of each place
         places = (starts - offsets[owners]).tolist()
         bounds = np.flatnonzero(np.diff(owners, prepend=-1, append=len(masked))).tolist()  # each text's places
@@ -277,17 +289,14 @@ class Normalizer:
             text = _SURROGATE.sub("\ufffd", text)
         return mask_personal_data(text)
 
-    def _alias_index(self) -> tuple[np.ndarray, np.ndarray] | None:
-        """(whether an alias begins with each code point, the aliases' first two characters as sorted keys), or
-        None when there are no aliases or one of a single character (then the regex alone finds them)."""
+    def _alias_index(self) -> PairTable | None:
+        """The aliases' first two characters (see :class:`PairTable`), or None when there are no aliases or one of
+        a single character (then the regex alone finds them)."""
         if "_alias_index_" not in self.__dict__:
             names = list(self.aliases or ())
             index = None
             if names and min(map(len, names)) >= 2:
-                first = np.zeros(max(ord(name[0]) for name in names) + 2, dtype=bool)  # last slot: every code above
-                first[[ord(name[0]) for name in names]] = True
-                pair_keys = np.unique([ord(name[0]) << _CODE_BITS | ord(name[1]) for name in names]).astype(np.int64)
-                index = (first, pair_keys)
+                index = PairTable(dict.fromkeys((name[:2] for name in names), 0))
             self._alias_index_ = index
         return self._alias_index_
 

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from .exceptions import ConfigError
-from .normalize import _CODE_BITS, pair_places
+from .normalize import PairTable
 from .resources import corpora_dir
 
 __all__ = ["EscalationRules", "Signal", "parse_chinese_number", "DEFAULT_RULES"]
@@ -502,9 +502,8 @@ class EscalationRules:
     def _key_arrays(self):
         """The index as arrays, for :meth:`_candidates_many` (built on first use): the strings' masks as rows of
         64-bit words (and a last row for no string) and the base mask; per code point (up to the largest in a
-        string, plus one slot for all above), the row of the one-character string and whether some two-character
-        string begins, or ends, with it; and the two-character strings as sorted keys (the two code points packed
-        into one integer) with their rows."""
+        one-character string, plus one slot for all above), the row of the one-character string; and the
+        two-character strings with their rows, as a :class:`PairTable`."""
         if self._key_table is None:
             import numpy as np
 
@@ -515,19 +514,13 @@ class EscalationRules:
                 return np.frombuffer(mask.to_bytes(8 * words, "little"), dtype=np.uint64)
 
             masks = np.stack([as_words(self._masks[s]) for s in strings] + [as_words(0)])  # last row: no string
-            top = max((ord(c) for s in strings for c in s), default=0) + 1
+            top = max((ord(s) for s in strings if len(s) == 1), default=0) + 1
             single = np.full(top + 1, len(strings), dtype=np.int64)
-            first = np.zeros(top + 1, dtype=bool)
-            second = np.zeros(top + 1, dtype=bool)
-            pairs = sorted((ord(s[0]) << _CODE_BITS | ord(s[1]), row) for row, s in enumerate(strings) if len(s) == 2)
             for row, s in enumerate(strings):
                 if len(s) == 1:
                     single[ord(s)] = row
-                else:
-                    first[ord(s[0])] = second[ord(s[1])] = True
-            pair_keys = np.array([k for k, _ in pairs], dtype=np.int64)
-            pair_rows = np.array([r for _, r in pairs], dtype=np.int64)
-            self._key_table = (masks, as_words(self._base), single, first, second, pair_keys, pair_rows)
+            pairs = PairTable({s: row for row, s in enumerate(strings) if len(s) == 2})
+            self._key_table = (masks, as_words(self._base), single, pairs)
         return self._key_table
 
     def _candidates_many(self, texts: list[str]) -> list[list[tuple[int, _Rule, list[int]]]]:
@@ -544,16 +537,16 @@ class EscalationRules:
         if len(texts) > 1 and lengths.sum() > _BATCH_CHARS:  # bounded memory: every string found has a mask row
             half = len(texts) // 2
             return self._candidates_many(texts[:half]) + self._candidates_many(texts[half:])
-        masks, base, single, first, second, pair_keys, pair_rows = self._key_arrays()
+        masks, base, single, pairs = self._key_arrays()
         text_of = np.repeat(np.arange(len(texts)), lengths)  # the text of every character
         codes = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32)
         capped = np.minimum(codes, len(single) - 1)  # code points above every string's share the last slot
         rows = single[capped]
         places = np.flatnonzero(rows < len(masks) - 1)
         found = [(rows[places], text_of[places])]  # (string, text) of each string found
-        starts, which = pair_places(codes, first, pair_keys, second)  # the two-character strings found
+        starts, pair_rows = pairs.find(codes)  # the two-character strings found
         inside = text_of[starts] == text_of[starts + 1]  # inside one text
-        found.append((pair_rows[which[inside]], text_of[starts[inside]]))
+        found.append((pair_rows[inside], text_of[starts[inside]]))
         met = np.tile(base, (len(texts), 1))
         for rows, owners in found:
             if len(rows):
