@@ -91,7 +91,8 @@ def _codes(text: str) -> np.ndarray:
 
 class _HashTable:
     """uint64 key → value in an open-addressing table probed with array operations: each key in its home slot or
-    the slot after it, if free when the table was built; the few keys left over are found by binary search.
+    the slot after it, if free when the table was built; the few keys left over (spilled) are found by binary
+    search among themselves.
 
     A quarter full or less, so that most keys are settled by one gather (found
     there, or the slot is free and the key absent) and most others by a second
@@ -100,8 +101,7 @@ class _HashTable:
     one read of memory per key brings both.
 
     >>> table = _HashTable(np.array([7, 42, 2**40], dtype=np.uint64), np.array([0, 1, 2]))
-    >>> values, unsure = table.probe(np.array([42, 5, 2**40, 7], dtype=np.uint64))
-    >>> values[~unsure].tolist()
+    >>> table.probe(np.array([42, 5, 2**40, 7], dtype=np.uint64)).tolist()
     [1, -1, 2, 0]
     """
 
@@ -123,15 +123,19 @@ class _HashTable:
             placed = left[free][first]
             slots[taken], self.rows[taken, 1] = keys[placed], values[placed]
             left = np.setdiff1d(left, placed, assume_unique=True)
+        order = np.argsort(keys[left])
+        self.spilled_keys, self.spilled_values = keys[left][order], values[left][order].astype(np.int64)
 
     def _home(self, keys: np.ndarray) -> np.ndarray:
         return ((keys * _GOLDEN) >> self.shift).astype(np.int64)
 
-    def probe(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Each key's value where the table settles it (found, or absent: -1), and which keys it leaves unsure.
+    def probe(self, keys: np.ndarray) -> np.ndarray:
+        """Each key's value, or -1 for a key not in the table.
 
         A key is absent when its home slot is free, or holds another key while
-        the next slot is free: had it been in the table, it would be there.
+        the next slot is free: had it been in the table, it would be there. A
+        key that finds both slots taken by others is looked for among the
+        spilled keys.
         """
         wanted = np.ascontiguousarray(keys, dtype=np.uint64).view(np.int64)
         slot = self._home(keys)
@@ -145,9 +149,12 @@ class _HashTable:
             hit = seen[:, 0] == wanted[unsure]
             out[unsure[hit]] = seen[hit, 1]
             unsure = unsure[~hit & (seen[:, 0] != -1)]
-        left = np.zeros(len(keys), dtype=bool)
-        left[unsure] = True
-        return out, left
+        if len(unsure) and len(self.spilled_keys):
+            asked = keys[unsure]
+            at = np.searchsorted(self.spilled_keys, asked)
+            at[at == len(self.spilled_keys)] = 0
+            out[unsure] = np.where(self.spilled_keys[at] == asked, self.spilled_values[at], -1)
+        return out
 
 
 class _SortedLookup:
@@ -163,18 +170,10 @@ class _SortedLookup:
         self.keys, self.features = keys[order], features[order]
 
     def find(self, keys: np.ndarray) -> np.ndarray:
-        """Hash table first; the keys it leaves unsure go to binary search."""
+        """Each key's feature index, or -1 (through the hash table)."""
         if len(self.keys) == 0 or len(keys) == 0:
             return np.full(len(keys), -1, dtype=np.int64)
-        out, unsure = self._table().probe(keys)
-        if unsure.any():
-            out[unsure] = self._search(keys[unsure])
-        return out
-
-    def _search(self, keys: np.ndarray) -> np.ndarray:
-        at = np.searchsorted(self.keys, keys)
-        at[at == len(self.keys)] = 0
-        return np.where(self.keys[at] == keys, self.features[at], -1)
+        return self._table().probe(keys)
 
     def _table(self) -> _HashTable:
         table = self.__dict__.get("_table_")

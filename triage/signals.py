@@ -551,7 +551,7 @@ class EscalationRules:
         for rows, owners in found:
             if len(rows):
                 bounds = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])  # where each text's strings begin
-                met[owners[bounds]] |= np.bitwise_or.reduceat(masks[rows], bounds, axis=0)
+                met[owners[bounds]] |= np.bitwise_or.reduceat(np.take(masks, rows, axis=0), bounds, axis=0)
         fields = np.split(met, _SLOTS, axis=1)  # AND of the fields: the patterns whose every condition is met
         met = np.bitwise_and.reduce(fields) if _SLOTS > 1 else fields[0]
         rows, bits = np.nonzero(np.unpackbits(met.view(np.uint8), axis=1, bitorder="little"))
