@@ -19,6 +19,7 @@ import os
 import pickle
 import time
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Callable
 
@@ -206,9 +207,13 @@ def label_file(
         try:
             with labeller:
                 plain = table.format in ("csv", "tsv") and writer.format in ("csv", "tsv")  # strings in, strings out
-                for chunk, values in labeller.label_stream(table.chunks(chunk_size), lambda row: row.get(text_column)):
-                    if plain:  # a CSV row's values come in column order
-                        writer.write_values([[*row.values(), *v] for row, v in zip(chunk, values)])
+                if plain:  # rows as lists of values in column order: no dict per row
+                    chunks, text_of = table.chunks(chunk_size, as_lists=True), itemgetter(table.columns.index(text_column))
+                else:
+                    chunks, text_of = table.chunks(chunk_size), lambda row: row.get(text_column)
+                for chunk, values in labeller.label_stream(chunks, text_of):
+                    if plain:
+                        writer.write_values([[*row, *v] for row, v in zip(chunk, values)])
                     else:
                         fields = labeller.fields
                         writer.write([{**row, **dict(zip(fields, v))} for row, v in zip(chunk, values)])

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import io
 import json
 import math
@@ -107,6 +108,7 @@ class TableReader:
         self.rows_read = 0
         self._file = None
         self._rows: Iterator[dict] | None = None
+        self._lists: Iterator[list] | None = None  # CSV and TSV: the rows as lists of values (self._rows maps them)
         self.columns: list[str] = []
         self._book = None
         try:
@@ -159,13 +161,14 @@ class TableReader:
                         )
                     if len(fields) < width:
                         fields = fields + [""] * (width - len(fields))
-                    yield dict(zip(self.columns, fields))
+                    yield fields
             except UnicodeDecodeError as e:
                 raise self._decode_error(e) from e
             except csv.Error as e:
                 raise InputError(f"{self.path}:{reader.line_num}: malformed {self.format.upper()} ({e}).") from e
 
-        self._rows = rows()
+        self._lists = rows()
+        self._rows = map(dict, map(functools.partial(zip, self.columns), self._lists))
 
     def _open_jsonl(self):
         lines = self._numbered_json_objects()
@@ -258,10 +261,16 @@ class TableReader:
         self.rows_read += skipped
         return skipped
 
-    def chunks(self, size: int = 2000) -> Iterator[list[dict]]:
-        """Yield lists of at most ``size`` row dicts, in file order."""
+    def chunks(self, size: int = 2000, *, as_lists: bool = False) -> Iterator[list[dict]] | Iterator[list[list]]:
+        """Yield lists of at most ``size`` row dicts, in file order.
+
+        ``as_lists=True`` (CSV and TSV only) yields each row as the list of its values in column order instead,
+        without a dict per row: what a labelling job that writes CSV needs.
+        """
+        if as_lists and self._lists is None:
+            raise ValueError(f"Rows come as lists from CSV and TSV only, not {self.format}.")
         chunk = []
-        for row in self._rows:
+        for row in self._lists if as_lists else self._rows:
             chunk.append(row)
             self.rows_read += 1
             if len(chunk) >= size:
