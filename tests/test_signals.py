@@ -206,6 +206,7 @@ def test_batch_index_finds_what_the_text_by_text_index_finds(rules, monkeypatch)
     assert rules.find_many(["盗", "刷"]) == [[], []]  # fewer texts than the batch threshold, one by one
     assert rules.find_many(["盗", "刷"] * 10) == [[]] * 20  # a batch: "盗刷" is never read across two texts
     assert rules._candidates_many([]) == [] and rules.find_many([]) == []
+    assert [stops for _, stops in rules._candidates_many(texts)] == [_clause_ends(t) for t in texts]
     assert all(_clause_ends(t) == [m.start() for m in _CLAUSE_END.finditer(t)]
                for t in texts + ["年费  扣了", "好 ok 好", " 好", "好 ", "扣了 ,退"])
 
@@ -289,3 +290,16 @@ def test_amount_regex_finds_what_its_plain_form_finds():
             [(m.span(), m.groups()) for m in plain.finditer(text)], text
         found += bool(_AMOUNT.search(text))
     assert found > 1000
+
+
+def test_a_signal_made_by_the_matcher_equals_one_made_by_its_constructor():
+    import dataclasses
+
+    from triage.signals import Signal
+
+    made = Signal._made("group_2_19", "SEV3", "多人投诉", 3, 8, "我们五个人")
+    built = Signal("group_2_19", "SEV3", "多人投诉", 3, 8, "我们五个人")
+    assert made == built and hash(made) == hash(built) and repr(made) == repr(built)
+    assert dataclasses.asdict(made) == dataclasses.asdict(built) and made.to_dict() == built.to_dict()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.level = "SEV4"

@@ -70,6 +70,59 @@ def _clause_ends(text: str) -> list[int]:
     return [m.start() for m in _CLAUSE_END_FAST.finditer(text)]
 
 
+_CLAUSE_PUNCTUATION = "，。！？；,.!?;\n"  # the characters of _CLAUSE_END other than the space
+
+
+@functools.cache
+def _is_clause_punctuation():
+    """Per code point (up to the largest clause punctuation, plus one slot for all above), whether it ends a clause."""
+    import numpy as np
+
+    table = np.zeros(max(map(ord, _CLAUSE_PUNCTUATION)) + 2, dtype=bool)
+    table[[ord(c) for c in _CLAUSE_PUNCTUATION]] = True
+    return table
+
+
+def _clause_ends_many(codes, text_of, starts) -> list[list[int]]:
+    """:func:`_clause_ends` of every text of a batch, found with array operations: ``codes`` are the code points of
+    the texts joined, ``text_of`` the text of each and ``starts`` where each text begins.
+
+    >>> import numpy as np
+    >>> texts = ["好 好", "年费 扣了，退 ok", " 好", "好 "]
+    >>> codes = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32)
+    >>> lengths = np.array([len(t) for t in texts])
+    >>> got = _clause_ends_many(codes, np.repeat(np.arange(4), lengths), np.cumsum(lengths) - lengths)
+    >>> got == [_clause_ends(t) for t in texts] == [[1], [2, 5], [], []]
+    True
+    """
+    import numpy as np
+
+    table = _is_clause_punctuation()
+    ends = table[np.minimum(codes, len(table) - 1)]
+    # a space ends a clause after a Chinese character of its text when, after its run of spaces, one follows
+    spaces = np.flatnonzero(codes == 32)
+    spaces = spaces[spaces > starts[text_of[spaces]]]
+    before = codes[spaces - 1]
+    spaces = spaces[(before >= 0x4E00) & (before <= 0x9FFF)]
+    after = spaces + 1
+    while True:  # to the end of each run of spaces (normalised text has single spaces: once)
+        inside = after < len(codes)
+        inside[inside] = codes[after[inside]] == 32
+        if not inside.any():
+            break
+        after[inside] += 1
+    kept = after < len(codes)
+    spaces, after = spaces[kept], after[kept]
+    following = codes[after]
+    kept = (text_of[after] == text_of[spaces]) & (following >= 0x4E00) & (following <= 0x9FFF)
+    ends[spaces[kept]] = True
+    places = np.flatnonzero(ends)
+    owners = text_of[places]
+    local = (places - starts[owners]).tolist()
+    bounds = np.searchsorted(owners, np.arange(len(starts) + 1)).tolist()
+    return [local[a:b] for a, b in zip(bounds, bounds[1:])]
+
+
 def _may_reach(threshold: float) -> re.Pattern:
     """A regex that every text holding an amount of at least ``threshold`` matches (see ``_amounts``).
 
@@ -136,6 +189,14 @@ class Signal:
 
     def describe(self) -> str:
         return f"{self.rule}({self.level}):{self.text}"
+
+    @classmethod
+    def _made(cls, rule: str, level: str, description: str, start: int, end: int, text: str) -> "Signal":
+        """``Signal(...)``, made in half the time: a frozen dataclass's ``__init__`` sets each field through
+        ``object.__setattr__``; this fills the new instance's attribute dict at once (the matcher's hot path)."""
+        signal = object.__new__(cls)
+        signal.__dict__.update(rule=rule, level=level, description=description, start=start, end=end, text=text)
+        return signal
 
 
 @dataclass(frozen=True)
@@ -261,6 +322,7 @@ _SLOTS = 3  # conditions per pattern used by the index of EscalationRules
 _CONDITIONS_VERSION = 2  # of _conditions: 2 reads optional items ("a?b" needs "ab" or "b"); 1 stopped at them
 _FIRST = operator.itemgetter(0)
 _FEW_TEXTS = 8  # fewer texts than this are indexed one by one (array set-up would cost more)
+_LISTED_KEPT = 1 << 14  # distinct sets of candidate patterns kept by EscalationRules._listed
 _BATCH_CHARS = 1 << 19  # longer batches are indexed in parts (each string found takes a 96-byte mask row)
 _NEGATION_TAIL = r"[^，。！？；,.!?;]{0,4}$"  # a negation counts when at most this far before the keyword
 
@@ -331,6 +393,7 @@ class EscalationRules:
         firsts, seconds = ("".join(sorted({re.escape(k[i]) for k in self._pair_keys})) for i in (0, 1))
         self._pairs = re.compile(f"(?=([{firsts}][{seconds}]))") if self._pair_keys else None
         self._key_table = None  # the same index as arrays, for batches (built on first use, see _key_arrays)
+        self._listed_: dict[tuple[int, ...], list] = {}  # see _listed
 
     def _rule(self, raw: dict[str, Any]) -> _Rule:
         missing = [k for k in ("id", "level", "patterns") if k not in raw]
@@ -376,7 +439,7 @@ class EscalationRules:
     def __getstate__(self):
         state = self.__dict__.copy()
         for derived in ("_entries", "_base", "_masks", "_single_keys", "_pair_keys", "_pairs", "_amount_possible",
-                        "_key_table", "_amount_rules", "_field"):
+                        "_key_table", "_amount_rules", "_field", "_listed_"):
             state.pop(derived, None)
         return state
 
@@ -488,15 +551,24 @@ class EscalationRules:
         return self._listed(bits)
 
     def _listed(self, bits: list[int]) -> list[tuple[int, _Rule, list[int]]]:
-        """The candidates given by the set bits of a text's AND-ed field, ascending."""
-        out: list[tuple[int, _Rule, list[int]]] = []
-        entries = self._entries
-        for j in bits:
-            r, rule, k = entries[j]
-            if out and out[-1][1] is rule:
-                out[-1][2].append(k)
-            else:
-                out.append((r, rule, [k]))
+        """The candidates given by the set bits of a text's AND-ed field, ascending.
+
+        Kept for the last distinct sets of bits (texts often share theirs): callers must not change what they get.
+        """
+        key = tuple(bits)
+        out = self._listed_.get(key)
+        if out is None:
+            out = []
+            entries = self._entries
+            for j in bits:
+                r, rule, k = entries[j]
+                if out and out[-1][1] is rule:
+                    out[-1][2].append(k)
+                else:
+                    out.append((r, rule, [k]))
+            if len(self._listed_) >= _LISTED_KEPT:
+                self._listed_.clear()
+            self._listed_[key] = out
         return out
 
     def _key_arrays(self):
@@ -523,8 +595,9 @@ class EscalationRules:
             self._key_table = (masks, as_words(self._base), single, pairs)
         return self._key_table
 
-    def _candidates_many(self, texts: list[str]) -> list[list[tuple[int, _Rule, list[int]]]]:
-        """:meth:`_candidates` of every text, the index's strings found in all texts at once with array operations.
+    def _candidates_many(self, texts: list[str]) -> list[tuple[list[tuple[int, _Rule, list[int]]], list[int]]]:
+        """(:meth:`_candidates`, :func:`_clause_ends`) of every text, the index's strings and the clause ends found
+        in all texts at once with array operations.
 
         Each text's mask is the OR of the masks of the strings found in it, taken group by group (one-character
         strings, then two-character ones; each group is in text order): a string found twice ORs in the same bits.
@@ -557,7 +630,8 @@ class EscalationRules:
         rows, bits = np.nonzero(np.unpackbits(met.view(np.uint8), axis=1, bitorder="little"))
         bounds = [0, *np.searchsorted(rows, np.arange(1, len(texts))).tolist(), len(bits)]
         bits = bits.tolist()
-        return [self._listed(bits[a:b]) for a, b in zip(bounds, bounds[1:])]
+        stops = _clause_ends_many(codes, text_of, np.cumsum(lengths) - lengths)
+        return [(self._listed(bits[a:b]), ends) for a, b, ends in zip(bounds, bounds[1:], stops)]
 
     def _accepts(self, rule: _Rule, m: re.Match, text: str, stops: list[int]) -> bool:
         """Whether a match of the rule's pattern passes the rule's count, negation, speaker and context checks."""
@@ -596,11 +670,12 @@ class EscalationRules:
         """
         if len(texts) < _FEW_TEXTS:
             return [self.find(text) for text in texts]
-        return [self._find(t, c) for t, c in zip(texts, self._candidates_many(texts))]
+        return [self._find(t, c, stops) for t, (c, stops) in zip(texts, self._candidates_many(texts))]
 
-    def _find(self, text: str, candidates: list[tuple[int, _Rule, list[int]]]) -> list["Signal"]:
-        found = []
-        stops = None  # the clause ends of the text, found when a match first needs them
+    def _find(self, text: str, candidates: list[tuple[int, _Rule, list[int]]],
+              stops: list[int] | None = None) -> list["Signal"]:
+        """The signals of a text, given its candidate patterns and (when known) its clause ends."""
+        found = []  # (the clause ends, when not given, are found when a match first needs them)
         amounts = self._amount_values(text) if self._amount_rules else []
         if amounts:  # the amount rules join the candidates, in rule-table order
             candidates = sorted(candidates + [(r, rule, []) for r, rule in self._amount_rules], key=_FIRST)
@@ -624,7 +699,7 @@ class EscalationRules:
                 if not self._accepts(rule, m, text, stops):
                     continue
                 taken.append((start, end))
-                found.append(Signal(rule.id, rule.level, rule.description, start, end, m.group(0)))
+                found.append(Signal._made(rule.id, rule.level, rule.description, start, end, m.group(0)))
         return found
 
     # -- decisions -------------------------------------------------------------
