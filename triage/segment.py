@@ -143,6 +143,8 @@ class _TieCheck:
         words = [re.sub(r"\\(.)", r"\1", a) for a in alternatives]
         singles = pattern[: found.start()].removesuffix("|")
         self.single = re.compile(singles) if singles else None
+        # a character three times in a row (as _tie_pattern writes it): found by comparing code points
+        self.triples = bool(re.fullmatch(r"\(\?P<c>\[[^]]*\]\)\(\?P=c\)\(\?P=c\)", singles))
         firsts = "".join(sorted({re.escape(w[0]) for w in words}))
         self.quick = re.compile(f"([{firsts}])(.{{0,{max(map(len, words)) - 1}}}?)\\1\\2\\1\\2", re.S)
         # the first character is matched before the look-ahead, so that a search skips to the next such character
@@ -164,7 +166,13 @@ class _TieCheck:
         if self.quick is None:
             return sorted({m.start() for m in re.finditer(f"(?=(?:{self.pattern}))", text)})
         places = [m.start() for m in self.quick_starts.finditer(text)]
-        if self.single is not None:
+        if self.single is not None and self.triples:  # where one character comes three times, if a match begins
+            import numpy as np
+
+            codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+            triples = np.flatnonzero((codes[:-2] == codes[1:-1]) & (codes[1:-1] == codes[2:])).tolist()
+            places += [at for at in triples if self.single.match(text, at)]
+        elif self.single is not None:
             places += [m.start() for m in self.single.finditer(text)]
         return sorted(places)
 
