@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .exceptions import ConfigError
 from .normalize import PairTable
 from .resources import corpora_dir
@@ -76,8 +78,6 @@ _CLAUSE_PUNCTUATION = "，。！？；,.!?;\n"  # the characters of _CLAUSE_END 
 @functools.cache
 def _is_clause_punctuation():
     """Per code point (up to the largest clause punctuation, plus one slot for all above), whether it ends a clause."""
-    import numpy as np
-
     table = np.zeros(max(map(ord, _CLAUSE_PUNCTUATION)) + 2, dtype=bool)
     table[[ord(c) for c in _CLAUSE_PUNCTUATION]] = True
     return table
@@ -87,7 +87,6 @@ def _clause_ends_many(codes, text_of, starts) -> list[list[int]]:
     """:func:`_clause_ends` of every text of a batch, found with array operations: ``codes`` are the code points of
     the texts joined, ``text_of`` the text of each and ``starts`` where each text begins.
 
-    >>> import numpy as np
     >>> texts = ["好 好", "年费 扣了，退 ok", " 好", "好 "]
     >>> codes = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32)
     >>> lengths = np.array([len(t) for t in texts])
@@ -95,8 +94,6 @@ def _clause_ends_many(codes, text_of, starts) -> list[list[int]]:
     >>> got == [_clause_ends(t) for t in texts] == [[1], [2, 5], [], []]
     True
     """
-    import numpy as np
-
     table = _is_clause_punctuation()
     ends = table[np.minimum(codes, len(table) - 1)]
     # a space ends a clause after a Chinese character of its text when, after its run of spaces, one follows
@@ -577,8 +574,6 @@ class EscalationRules:
         one-character string, plus one slot for all above), the row of the one-character string; and the
         two-character strings with their rows, as a :class:`PairTable`."""
         if self._key_table is None:
-            import numpy as np
-
             strings = sorted(self._masks)
             words = _SLOTS * self._field // 64
 
@@ -602,8 +597,6 @@ class EscalationRules:
         Each text's mask is the OR of the masks of the strings found in it, taken group by group (one-character
         strings, then two-character ones; each group is in text order): a string found twice ORs in the same bits.
         """
-        import numpy as np
-
         if not texts:
             return []
         lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
