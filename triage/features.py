@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from .config import FeatureConfig
+from .normalize import code_points
 from .segment import Segmenter
 
 if TYPE_CHECKING:
@@ -86,7 +87,7 @@ def _pack(codes: np.ndarray, n: int) -> np.ndarray:
 
 
 def _codes(text: str) -> np.ndarray:
-    return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    return code_points(text).astype(np.uint64)
 
 
 class _HashTable:

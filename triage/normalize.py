@@ -21,7 +21,7 @@ import unicodedata
 
 import numpy as np
 
-__all__ = ["Normalizer", "nfkc", "mask_personal_data", "read_aliases", "PLACEHOLDERS", "PairTable"]
+__all__ = ["Normalizer", "nfkc", "mask_personal_data", "read_aliases", "PLACEHOLDERS", "PairTable", "code_points"]
 
 # Placeholders match the masking convention of the public complaint datasets.
 PLACEHOLDERS = ("[网址]", "[邮箱]", "[身份证号]", "[卡号]", "[手机号]", "[电话]")
@@ -86,7 +86,7 @@ class PairTable:
     texts is the caller's to drop.
 
     >>> table = PairTable({"某行": 7, "某地": 3})
-    >>> places, values = table.find(_code_points("在某行和某地，某"))
+    >>> places, values = table.find(code_points("在某行和某地，某"))
     >>> places.tolist(), values.tolist()
     ([1, 4], [7, 3])
     """
@@ -115,7 +115,12 @@ class PairTable:
         return places, found[places]
 
 
-def _code_points(text: str) -> np.ndarray:
+def code_points(text: str) -> np.ndarray:
+    """The code points of ``text`` as a uint32 array (no copy of the encoded bytes).
+
+    >>> code_points("某a").tolist()
+    [26576, 97]
+    """
     return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
 
 
@@ -260,7 +265,7 @@ class Normalizer:
     def _aliases_replaced(self, masked: list[str], lengths: np.ndarray, index) -> list[str]:
         """``masked`` texts with their aliases replaced (see :meth:`normalize_many`), cut to ``max_chars``."""
         offsets = np.cumsum(lengths) - lengths
-        starts, _ = index.find(_code_points("".join(masked)))  # (one across two texts: no match)
+        starts, _ = index.find(code_points("".join(masked)))  # (one across two texts: no match)
         owners = np.searchsorted(offsets, starts, side="right") - 1  # the text of each place
         places = (starts - offsets[owners]).tolist()
         bounds = np.flatnonzero(np.diff(owners, prepend=-1, append=len(masked))).tolist()  # each text's places

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from .exceptions import ConfigError
-from .normalize import PairTable
+from .normalize import PairTable, code_points
 from .resources import corpora_dir
 
 __all__ = ["EscalationRules", "Signal", "parse_chinese_number", "DEFAULT_RULES"]
@@ -88,7 +88,7 @@ def _clause_ends_many(codes, text_of, starts) -> list[list[int]]:
     the texts joined, ``text_of`` the text of each and ``starts`` where each text begins.
 
     >>> texts = ["好 好", "年费 扣了，退 ok", " 好", "好 "]
-    >>> codes = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32)
+    >>> codes = code_points("".join(texts))
     >>> lengths = np.array([len(t) for t in texts])
     >>> got = _clause_ends_many(codes, np.repeat(np.arange(4), lengths), np.cumsum(lengths) - lengths)
     >>> got == [_clause_ends(t) for t in texts] == [[1], [2, 5], [], []]
@@ -605,7 +605,7 @@ class EscalationRules:
             return self._candidates_many(texts[:half]) + self._candidates_many(texts[half:])
         masks, base, single, pairs = self._key_arrays()
         text_of = np.repeat(np.arange(len(texts)), lengths)  # the text of every character
-        codes = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32)
+        codes = code_points("".join(texts))
         capped = np.minimum(codes, len(single) - 1)  # code points above every string's share the last slot
         rows = single[capped]
         places = np.flatnonzero(rows < len(masks) - 1)
