@@ -73,6 +73,10 @@ def floor(rules, text):
         ("借款3万，总还款12****元，这不就是高利贷", "SEV3"),  # digits masked by an export read as zeros
         ("当时业务员说利息很低，就借了6万元", None),  # an interest word before a principal, not a disputed amount
         ("催收天天恐吓 我会用法律手段维权", "SEV3"),  # a space ends a clause: the collector's threat is elsewhere
+        ("银行半夜无故扣款五十元", "SEV2"),  # the institution's unexplained deduction
+        ("我多次致电客服要求协商，一直没人回复", "SEV2"),  # chasing again and again
+        ("平台天天发短信骚扰亲友", "SEV2"),  # collection that reaches friends and relatives
+        ("客服说不会无故扣款", None),  # negated
     ],
 )
 def test_rule_table_on_written_examples(rules, text, level):

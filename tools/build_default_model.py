@@ -80,7 +80,7 @@ def main() -> None:
         notes += [
             "Evaluation only, never trained on: the 495 real complaints (`complaint == true`) of the public annotated",
             "set `fin_complaints_annotated/dev.jsonl` (two independent annotators, adjudicated). The escalation rules,",
-            "the institution list, corpus rounds 2 to 6 and the threshold above which the model alone may escalate were",
+            "the institution list, corpus rounds 2 to 7 and the threshold above which the model alone may escalate were",
             "developed while studying errors on this set (never copying its texts), so these figures are development",
             "figures, not an untouched test.",
             "",
